@@ -1,0 +1,203 @@
+#include "src/common/pg.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace vecsync {
+
+std::string PgSqlState(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kPgSqlStatePayload);
+  return payload ? std::string(*payload) : std::string();
+}
+
+PgResult::PgResult(pg_result* result) : result_(result) {}
+PgResult::PgResult(PgResult&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
+PgResult& PgResult::operator=(PgResult&& other) noexcept {
+  if (this != &other) {
+    if (result_ != nullptr) PQclear(result_);
+    result_ = other.result_;
+    other.result_ = nullptr;
+  }
+  return *this;
+}
+PgResult::~PgResult() {
+  if (result_ != nullptr) PQclear(result_);
+}
+
+int PgResult::rows() const { return result_ == nullptr ? 0 : PQntuples(result_); }
+int PgResult::columns() const { return result_ == nullptr ? 0 : PQnfields(result_); }
+int64_t PgResult::affected_rows() const {
+  if (result_ == nullptr) return 0;
+  int64_t n = 0;
+  return absl::SimpleAtoi(PQcmdTuples(result_), &n) ? n : 0;
+}
+bool PgResult::IsNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+absl::string_view PgResult::Get(int row, int column) const {
+  return absl::string_view(PQgetvalue(result_, row, column),
+                          static_cast<size_t>(PQgetlength(result_, row, column)));
+}
+int64_t PgResult::GetInt64(int row, int column, int64_t fallback) const {
+  if (IsNull(row, column)) return fallback;
+  int64_t v = fallback;
+  return absl::SimpleAtoi(Get(row, column), &v) ? v : fallback;
+}
+double PgResult::GetDouble(int row, int column, double fallback) const {
+  if (IsNull(row, column)) return fallback;
+  double v = fallback;
+  return absl::SimpleAtod(Get(row, column), &v) ? v : fallback;
+}
+bool PgResult::GetBool(int row, int column) const {
+  return !IsNull(row, column) && Get(row, column) == "t";
+}
+std::optional<std::string> PgResult::GetOptional(int row, int column) const {
+  if (IsNull(row, column)) return std::nullopt;
+  return GetString(row, column);
+}
+
+std::string PgArrayLiteral(const std::vector<std::string>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : elements[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string PgArrayLiteral(const std::vector<int64_t>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i > 0) out += ',';
+    absl::StrAppend(&out, elements[i]);
+  }
+  out += '}';
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
+  if (url.empty()) {
+    return absl::InvalidArgumentError(
+        "no PostgreSQL URL: set VECSYNC_PG_URL or pass --pg-url (postgresql://user@host:port/db)");
+  }
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (conn == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn);
+    PQfinish(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", message));
+  }
+  auto connection = std::unique_ptr<PgConnection>(new PgConnection(conn));
+  // Quiet NOTICE messages (e.g. "schema already exists") and pin the session time zone.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  absl::Status s = connection->Execute("SET TIME ZONE 'UTC'");
+  if (!s.ok()) return s;
+  return connection;
+}
+
+PgConnection::PgConnection(pg_conn* conn) : conn_(conn) {}
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+bool PgConnection::broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
+
+absl::Status PgConnection::StatusFromResult(pg_result* result, absl::string_view sql) {
+  ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return absl::OkStatus();
+  if (PQstatus(conn_) != CONNECTION_OK || result == nullptr) {
+    broken_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("lost the PostgreSQL connection: ", PQerrorMessage(conn_)));
+  }
+  const char* state_c = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  std::string state = state_c == nullptr ? "" : state_c;
+  const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+  std::string message = primary == nullptr ? PQresultErrorMessage(result) : primary;
+  absl::Status out;
+  if (state == "40001" || state == "40P01") {
+    out = absl::AbortedError(message);
+  } else if (state == "23505") {
+    out = absl::AlreadyExistsError(message);
+  } else if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
+             state == "57P03") {
+    broken_ = true;
+    out = absl::UnavailableError(absl::StrCat("PostgreSQL unavailable: ", message));
+  } else if (state == "22P02" || state == "22023") {
+    out = absl::InvalidArgumentError(message);
+  } else {
+    absl::string_view head = sql.substr(0, 120);
+    out = absl::InternalError(absl::StrCat("PostgreSQL error ", state, ": ", message, " [", head,
+                                           head.size() < sql.size() ? "…" : "", "]"));
+  }
+  out.SetPayload(kPgSqlStatePayload, absl::Cord(state));
+  return out;
+}
+
+absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
+                                                   const std::vector<PgParam>& params) {
+  if (broken_) return absl::UnavailableError("PostgreSQL connection is broken");
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  std::string sql_z(sql);
+  PgResult result(PQexecParams(conn_, sql_z.c_str(), static_cast<int>(params.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0));
+  absl::Status s = StatusFromResult(result.result_, sql);
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::Status PgConnection::Execute(absl::string_view sql) {
+  if (broken_) return absl::UnavailableError("PostgreSQL connection is broken");
+  std::string sql_z(sql);
+  PgResult result(PQexec(conn_, sql_z.c_str()));
+  return StatusFromResult(result.result_, sql);
+}
+
+int PgConnection::socket() const { return PQsocket(conn_); }
+
+absl::Status PgConnection::ConsumeInput() {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    broken_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("lost the PostgreSQL connection: ", PQerrorMessage(conn_)));
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::pair<std::string, std::string>> PgConnection::NextNotification() {
+  PGnotify* n = PQnotifies(conn_);
+  if (n == nullptr) return std::nullopt;
+  std::pair<std::string, std::string> out(n->relname, n->extra == nullptr ? "" : n->extra);
+  PQfreemem(n);
+  return out;
+}
+
+PgTransaction::~PgTransaction() {
+  if (open_ && !conn_.broken()) (void)conn_.Execute("ROLLBACK");
+}
+
+absl::Status PgTransaction::Begin() {
+  absl::Status s = conn_.Execute("BEGIN");
+  open_ = s.ok();
+  return s;
+}
+
+absl::Status PgTransaction::Commit() {
+  absl::Status s = conn_.Execute("COMMIT");
+  open_ = false;
+  return s;
+}
+
+}  // namespace vecsync

@@ -1,0 +1,152 @@
+// A thin, status-returning layer over libpq: one connection, its results, and text parameters.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(url));
+//   ASSIGN_OR_RETURN(PgResult r, conn->Query("SELECT $1::int + 1", 41));
+//   int64_t answer = r.GetInt64(0, 0);  // 42
+//
+// Error codes: a connection that is down, or drops during a call, is UNAVAILABLE (the caller may
+// retry on a new connection); serialization failures and deadlocks are ABORTED; a unique
+// violation is ALREADY_EXISTS; any other server error is INTERNAL with the server's message.
+// The SQLSTATE is attached to the status as the payload kPgSqlStatePayload.
+//
+// Thread-compatibility: a PgConnection is used by one thread at a time.
+#ifndef VECSYNC_COMMON_PG_H_
+#define VECSYNC_COMMON_PG_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace vecsync {
+
+inline constexpr char kPgSqlStatePayload[] = "type.vecsync/pg_sqlstate";
+
+// Returns the SQLSTATE attached to `status`, or "" when it did not come from the server.
+std::string PgSqlState(const absl::Status& status);
+
+// A query result. Owns the libpq result. Values are read as text (the text protocol).
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(pg_result* result);
+  PgResult(PgResult&& other) noexcept;
+  PgResult& operator=(PgResult&& other) noexcept;
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(const PgResult&) = delete;
+  ~PgResult();
+
+  int rows() const;
+  int columns() const;
+  // Rows affected by an INSERT/UPDATE/DELETE.
+  int64_t affected_rows() const;
+
+  bool IsNull(int row, int column) const;
+  // The value as text; "" for NULL.
+  absl::string_view Get(int row, int column) const;
+  std::string GetString(int row, int column) const { return std::string(Get(row, column)); }
+  // Returns `fallback` for NULL.
+  int64_t GetInt64(int row, int column, int64_t fallback = 0) const;
+  double GetDouble(int row, int column, double fallback = 0) const;
+  // PostgreSQL booleans are 't' / 'f'.
+  bool GetBool(int row, int column) const;
+  std::optional<std::string> GetOptional(int row, int column) const;
+
+ private:
+  friend class PgConnection;
+  pg_result* result_ = nullptr;
+};
+
+// A text parameter ($1, $2, …); std::nullopt is SQL NULL.
+using PgParam = std::optional<std::string>;
+
+inline PgParam ToPgParam(absl::string_view v) { return std::string(v); }
+inline PgParam ToPgParam(const std::string& v) { return v; }
+inline PgParam ToPgParam(const char* v) { return std::string(v); }
+inline PgParam ToPgParam(std::optional<std::string> v) { return v; }
+inline PgParam ToPgParam(bool v) { return std::string(v ? "true" : "false"); }
+inline PgParam ToPgParam(std::nullopt_t) { return std::nullopt; }
+template <typename Int>
+  requires std::is_integral_v<Int>
+PgParam ToPgParam(Int v) {
+  return std::to_string(v);
+}
+inline PgParam ToPgParam(double v) { return std::to_string(v); }
+
+// Formats `elements` as a PostgreSQL array literal ('{"a","b"}'), quoting every element.
+std::string PgArrayLiteral(const std::vector<std::string>& elements);
+std::string PgArrayLiteral(const std::vector<int64_t>& elements);
+
+class PgConnection {
+ public:
+  // Connects to `url` (a libpq connection URI or key=value string). UNAVAILABLE when the server
+  // cannot be reached. The session time zone is UTC.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& url);
+
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+  ~PgConnection();
+
+  // Runs one statement with text parameters (extended protocol).
+  absl::StatusOr<PgResult> QueryParams(absl::string_view sql, const std::vector<PgParam>& params);
+
+  template <typename... Args>
+  absl::StatusOr<PgResult> Query(absl::string_view sql, Args&&... args) {
+    return QueryParams(sql, {ToPgParam(std::forward<Args>(args))...});
+  }
+
+  // Runs one or more statements without parameters (simple protocol).
+  absl::Status Execute(absl::string_view sql);
+
+  // True once the connection failed; a pool drops such connections.
+  bool broken() const;
+
+  // Socket and notification access for LISTEN loops.
+  int socket() const;
+  // Reads pending input; returns UNAVAILABLE when the connection dropped.
+  absl::Status ConsumeInput();
+  // Pops one notification received so far: (channel, payload).
+  std::optional<std::pair<std::string, std::string>> NextNotification();
+
+ private:
+  explicit PgConnection(pg_conn* conn);
+  absl::Status StatusFromResult(pg_result* result, absl::string_view sql);
+
+  pg_conn* conn_;
+  bool broken_ = false;
+};
+
+// Runs a transaction: BEGIN on construction, ROLLBACK on destruction unless Commit() succeeded.
+//
+// Example:
+//   PgTransaction txn(conn);
+//   RETURN_IF_ERROR(txn.Begin());
+//   ... conn.Query(...) ...
+//   RETURN_IF_ERROR(txn.Commit());
+class PgTransaction {
+ public:
+  explicit PgTransaction(PgConnection& conn) : conn_(conn) {}
+  PgTransaction(const PgTransaction&) = delete;
+  PgTransaction& operator=(const PgTransaction&) = delete;
+  ~PgTransaction();
+
+  absl::Status Begin();
+  absl::Status Commit();
+
+ private:
+  PgConnection& conn_;
+  bool open_ = false;
+};
+
+}  // namespace vecsync
+
+#endif  // VECSYNC_COMMON_PG_H_
