@@ -2,9 +2,8 @@
 #ifndef VECSYNC_COMMON_JSON_H_
 #define VECSYNC_COMMON_JSON_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace vecsync {

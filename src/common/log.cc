@@ -42,7 +42,8 @@ void SetMinLogLevel(LogLevel level) { g_min_level = level; }
 
 void LogEvent(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields) {
   if (level < g_min_level.load()) return;
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (g_format.load() == LogFormat::kJson) {
     Json event = {{"ts", time}, {"level", LevelName(level)}, {"msg", message}};

@@ -39,7 +39,7 @@ int64_t PgResult::affected_rows() const {
 bool PgResult::IsNull(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
 absl::string_view PgResult::Get(int row, int column) const {
   return absl::string_view(PQgetvalue(result_, row, column),
-                          static_cast<size_t>(PQgetlength(result_, row, column)));
+                           static_cast<size_t>(PQgetlength(result_, row, column)));
 }
 int64_t PgResult::GetInt64(int row, int column, int64_t fallback) const {
   if (IsNull(row, column)) return fallback;
@@ -101,7 +101,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   }
   auto connection = std::unique_ptr<PgConnection>(new PgConnection(conn));
   // Quiet NOTICE messages (e.g. "schema already exists") and pin the session time zone.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   absl::Status s = connection->Execute("SET TIME ZONE 'UTC'");
   if (!s.ok()) return s;
   return connection;

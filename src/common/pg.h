@@ -18,11 +18,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 struct pg_conn;
 struct pg_result;
@@ -76,10 +76,7 @@ inline PgParam ToPgParam(std::optional<std::string> v) { return v; }
 inline PgParam ToPgParam(bool v) { return std::string(v ? "true" : "false"); }
 inline PgParam ToPgParam(std::nullopt_t) { return std::nullopt; }
 template <typename Int>
-  requires std::is_integral_v<Int>
-PgParam ToPgParam(Int v) {
-  return std::to_string(v);
-}
+requires std::is_integral_v<Int> PgParam ToPgParam(Int v) { return std::to_string(v); }
 inline PgParam ToPgParam(double v) { return std::to_string(v); }
 
 // Formats `elements` as a PostgreSQL array literal ('{"a","b"}'), quoting every element.

@@ -29,8 +29,7 @@ class PgPool {
   // A borrowed connection; returns to the pool when destroyed.
   class Lease {
    public:
-    Lease(PgPool* pool, std::unique_ptr<PgConnection> conn)
-        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(PgPool* pool, std::unique_ptr<PgConnection> conn) : pool_(pool), conn_(std::move(conn)) {}
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&& other) noexcept = delete;
     ~Lease() {

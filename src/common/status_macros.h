@@ -14,9 +14,9 @@
 #define VECSYNC_CONCAT_(a, b) VECSYNC_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::absl::Status vecsync_status_ = (expr);         \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status vecsync_status_ = (expr);           \
     if (!vecsync_status_.ok()) return vecsync_status_; \
   } while (0)
 

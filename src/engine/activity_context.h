@@ -28,8 +28,8 @@ struct ActivityInfo {
   std::string workflow_id;
   std::string run_id;
   std::string activity_type;
-  int64_t seq = 0;   // The activity's position among its workflow's commands.
-  int attempt = 1;   // 1 for the first attempt.
+  int64_t seq = 0;  // The activity's position among its workflow's commands.
+  int attempt = 1;  // 1 for the first attempt.
   // The last details any earlier attempt passed to Heartbeat(); null when none did.
   Json heartbeat_details;
   // When this attempt must be finished (its start-to-close deadline).

@@ -47,7 +47,8 @@ absl::Status ValidateId(const std::string& value, const char* field) {
   }
   for (char c : value) {
     if (static_cast<unsigned char>(c) < 0x20) {
-      return absl::InvalidArgumentError(absl::StrCat(field, " must not contain control characters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " must not contain control characters"));
     }
   }
   return absl::OkStatus();
@@ -58,8 +59,7 @@ absl::Status ValidateRef(const RunRef& ref) {
   RETURN_IF_ERROR(ValidateId(ref.workflow_id, "workflow_id"));
   if (!ref.run_id.empty()) {
     if (ref.run_id.size() != 36 || ref.run_id[8] != '-' || ref.run_id[13] != '-') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("run_id '", ref.run_id, "' is not a UUID"));
+      return absl::InvalidArgumentError(absl::StrCat("run_id '", ref.run_id, "' is not a UUID"));
     }
   }
   return absl::OkStatus();
@@ -103,10 +103,9 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
   RETURN_IF_ERROR(
       conn->Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7955))", request.workflow_id)
           .status());
-  ASSIGN_OR_RETURN(PgResult same_request,
-                   conn->Query("SELECT run_id FROM vecsync.executions "
-                               "WHERE workflow_id = $1 AND request_id = $2",
-                               request.workflow_id, request.request_id));
+  ASSIGN_OR_RETURN(PgResult same_request, conn->Query("SELECT run_id FROM vecsync.executions "
+                                                      "WHERE workflow_id = $1 AND request_id = $2",
+                                                      request.workflow_id, request.request_id));
   if (same_request.rows() == 1) {
     return StartWorkflowResult{request.workflow_id, same_request.GetString(0, 0), false};
   }
@@ -128,16 +127,16 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
           const Json failure = FailureToJson(ApplicationError(
               "TERMINATED", "terminated by a new start with conflict policy TERMINATE_EXISTING",
               true, absl::StatusCode::kAborted));
-          RETURN_IF_ERROR(CloseRunOn(*conn, run_id, std::nullopt, WorkflowStatus::kTerminated,
-                                     Json(), failure)
-                              .status());
+          RETURN_IF_ERROR(
+              CloseRunOn(*conn, run_id, std::nullopt, WorkflowStatus::kTerminated, Json(), failure)
+                  .status());
           break;
         }
       }
     } else if (request.reuse_policy == ReusePolicy::kRejectDuplicate) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("workflow '", request.workflow_id, "' already ran (", status,
-                       ") and the reuse policy is REJECT_DUPLICATE"));
+      return absl::AlreadyExistsError(absl::StrCat("workflow '", request.workflow_id,
+                                                   "' already ran (", status,
+                                                   ") and the reuse policy is REJECT_DUPLICATE"));
     } else if (request.reuse_policy == ReusePolicy::kAllowDuplicateFailedOnly &&
                status == "COMPLETED") {
       return absl::AlreadyExistsError(
@@ -146,10 +145,9 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
     }
   }
   const std::optional<std::string> timeout_ms =
-      request.execution_timeout
-          ? std::optional<std::string>(
-                std::to_string(absl::ToInt64Milliseconds(*request.execution_timeout)))
-          : std::nullopt;
+      request.execution_timeout ? std::optional<std::string>(std::to_string(
+                                      absl::ToInt64Milliseconds(*request.execution_timeout)))
+                                : std::nullopt;
   ASSIGN_OR_RETURN(
       PgResult inserted,
       conn->Query("WITH run AS ("
@@ -191,23 +189,22 @@ absl::StatusOr<std::string> Client::ResolveRun(PgConnection& conn, const RunRef&
 absl::Status Client::RequestCancel(const RunRef& ref, const std::string& reason) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(std::string run_id, ResolveRun(*conn, ref));
-  ASSIGN_OR_RETURN(
-      PgResult r,
-      conn->Query("WITH run AS (SELECT run_id, status, cancel_requested "
-                  "  FROM vecsync.executions WHERE run_id = $1 FOR UPDATE), "
-                  "u AS (UPDATE vecsync.executions e SET cancel_requested = true, "
-                  "    updated_at = now() "
-                  "  FROM run WHERE e.run_id = run.run_id AND run.status = 'RUNNING' "
-                  "    AND NOT run.cancel_requested RETURNING e.run_id), "
-                  "h AS (INSERT INTO vecsync.history (run_id, event_type, attributes) "
-                  "  SELECT run_id, 'WorkflowExecutionCancelRequested', "
-                  "    jsonb_build_object('reason', $2::text) FROM u), "
-                  "n AS (SELECT pg_notify('vecsync_run', run_id::text) FROM u) "
-                  "SELECT run.status, (SELECT count(*) FROM n) FROM run",
-                  run_id, reason));
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn->Query("WITH run AS (SELECT run_id, status, cancel_requested "
+                               "  FROM vecsync.executions WHERE run_id = $1 FOR UPDATE), "
+                               "u AS (UPDATE vecsync.executions e SET cancel_requested = true, "
+                               "    updated_at = now() "
+                               "  FROM run WHERE e.run_id = run.run_id AND run.status = 'RUNNING' "
+                               "    AND NOT run.cancel_requested RETURNING e.run_id), "
+                               "h AS (INSERT INTO vecsync.history (run_id, event_type, attributes) "
+                               "  SELECT run_id, 'WorkflowExecutionCancelRequested', "
+                               "    jsonb_build_object('reason', $2::text) FROM u), "
+                               "n AS (SELECT pg_notify('vecsync_run', run_id::text) FROM u) "
+                               "SELECT run.status, (SELECT count(*) FROM n) FROM run",
+                               run_id, reason));
   if (r.GetString(0, 0) != "RUNNING") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "workflow '", ref.workflow_id, "' run ", run_id, " is already ", r.GetString(0, 0)));
+    return absl::FailedPreconditionError(absl::StrCat("workflow '", ref.workflow_id, "' run ",
+                                                      run_id, " is already ", r.GetString(0, 0)));
   }
   return absl::OkStatus();
 }
@@ -217,8 +214,8 @@ absl::Status Client::Terminate(const RunRef& ref, const std::string& reason) {
   ASSIGN_OR_RETURN(std::string run_id, ResolveRun(*conn, ref));
   const Json failure = FailureToJson(ApplicationError(
       "TERMINATED", reason.empty() ? "terminated" : reason, true, absl::StatusCode::kAborted));
-  ASSIGN_OR_RETURN(bool closed, CloseRunOn(*conn, run_id, std::nullopt,
-                                           WorkflowStatus::kTerminated, Json(), failure));
+  ASSIGN_OR_RETURN(bool closed, CloseRunOn(*conn, run_id, std::nullopt, WorkflowStatus::kTerminated,
+                                           Json(), failure));
   if (!closed) {
     ASSIGN_OR_RETURN(ExecutionInfo e, ReadExecution(*conn, run_id));
     return absl::FailedPreconditionError(absl::StrCat("workflow '", ref.workflow_id, "' run ",
@@ -308,8 +305,7 @@ absl::StatusOr<ListWorkflowsResponse> Client::List(const ListWorkflowsRequest& r
   for (int i = 0; i < n; ++i) response.executions.push_back(ReadExecutionRow(r, i));
   if (r.rows() > request.page_size) {
     const ExecutionInfo& last = response.executions.back();
-    response.next_page_token =
-        absl::StrCat(absl::ToUnixMicros(last.start_time), "/", last.run_id);
+    response.next_page_token = absl::StrCat(absl::ToUnixMicros(last.start_time), "/", last.run_id);
   }
   return response;
 }
@@ -323,13 +319,12 @@ absl::StatusOr<HistoryPage> Client::GetHistory(const RunRef& ref, int page_size,
   }
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(std::string run_id, ResolveRun(*conn, ref));
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn->Query(absl::StrCat("SELECT event_id, event_type, ",
-                                            EpochMicros("event_time"),
-                                            ", attributes FROM vecsync.history "
-                                            "WHERE run_id = $1 AND event_id > $2 "
-                                            "ORDER BY event_id LIMIT $3"),
-                               run_id, after, page_size + 1));
+  ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT event_id, event_type, ",
+                                                        EpochMicros("event_time"),
+                                                        ", attributes FROM vecsync.history "
+                                                        "WHERE run_id = $1 AND event_id > $2 "
+                                                        "ORDER BY event_id LIMIT $3"),
+                                           run_id, after, page_size + 1));
   HistoryPage page;
   const int n = std::min(r.rows(), page_size);
   for (int i = 0; i < n; ++i) {
@@ -347,9 +342,8 @@ absl::StatusOr<ExecutionInfo> Client::WaitForClose(const RunRef& ref, absl::Dura
     ASSIGN_OR_RETURN(ExecutionInfo e, Describe(ref));
     if (e.status != WorkflowStatus::kRunning) return e;
     if (absl::Now() + pause > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("workflow '", ref.workflow_id, "' still running after ",
-                       absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "workflow '", ref.workflow_id, "' still running after ", absl::FormatDuration(timeout)));
     }
     absl::SleepFor(pause);
     pause = std::min(pause * 2, absl::Milliseconds(500));

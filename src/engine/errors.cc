@@ -39,7 +39,8 @@ absl::Status FailureFromJson(const Json& failure) {
   if (!failure.is_object()) return absl::UnknownError("unknown failure");
   const int code = failure.value("code_number", static_cast<int>(absl::StatusCode::kUnknown));
   return ApplicationError(failure.value("type", "UNKNOWN"), failure.value("message", ""),
-                          failure.value("non_retryable", false), static_cast<absl::StatusCode>(code));
+                          failure.value("non_retryable", false),
+                          static_cast<absl::StatusCode>(code));
 }
 
 }  // namespace vecsync::engine

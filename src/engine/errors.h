@@ -11,9 +11,9 @@
 #define VECSYNC_ENGINE_ERRORS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "src/common/json.h"
 
 namespace vecsync::engine {

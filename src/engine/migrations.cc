@@ -13,19 +13,18 @@ namespace {
 constexpr char kMigrationLockKey[] = "7955819911010599";
 
 absl::StatusOr<std::vector<int>> MigrateLocked(PgConnection& conn) {
-  RETURN_IF_ERROR(conn.Execute(
-      "CREATE SCHEMA IF NOT EXISTS vecsync;"
-      "CREATE TABLE IF NOT EXISTS vecsync.schema_migrations ("
-      "  version integer PRIMARY KEY, name text NOT NULL,"
-      "  applied_at timestamptz NOT NULL DEFAULT now())"));
+  RETURN_IF_ERROR(
+      conn.Execute("CREATE SCHEMA IF NOT EXISTS vecsync;"
+                   "CREATE TABLE IF NOT EXISTS vecsync.schema_migrations ("
+                   "  version integer PRIMARY KEY, name text NOT NULL,"
+                   "  applied_at timestamptz NOT NULL DEFAULT now())"));
   ASSIGN_OR_RETURN(PgResult rows, conn.Query("SELECT version FROM vecsync.schema_migrations"));
   std::set<int> applied;
   for (int i = 0; i < rows.rows(); ++i) applied.insert(static_cast<int>(rows.GetInt64(i, 0)));
   if (!applied.empty() && *applied.rbegin() > LatestSchemaVersion()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the database schema is at version ", *applied.rbegin(),
-                     " but this vecsync binary knows only up to ", LatestSchemaVersion(),
-                     ": upgrade vecsync"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the database schema is at version ", *applied.rbegin(),
+        " but this vecsync binary knows only up to ", LatestSchemaVersion(), ": upgrade vecsync"));
   }
   std::vector<int> newly_applied;
   for (const Migration& m : internal::EmbeddedMigrations()) {

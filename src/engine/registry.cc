@@ -42,9 +42,8 @@ absl::Status Registry::ValidateStart(absl::string_view type, const Json& input) 
   if (type.empty()) return absl::InvalidArgumentError("workflow_type is required");
   auto it = workflows_.find(type);
   if (it == workflows_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown workflow_type '", type,
-                                                   "'; known types: ",
-                                                   absl::StrJoin(WorkflowTypes(), ", ")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown workflow_type '", type, "'; known types: ", absl::StrJoin(WorkflowTypes(), ", ")));
   }
   if (it->second.validator) return it->second.validator(input);
   return absl::OkStatus();

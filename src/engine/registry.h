@@ -13,10 +13,10 @@
 #include <functional>
 #include <map>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "src/common/json.h"
 #include "src/engine/activity_context.h"
 #include "src/engine/workflow_context.h"

@@ -28,9 +28,9 @@ absl::Status PositiveIfSet(const std::optional<absl::Duration>& d, const char* n
 
 absl::Status RetryPolicy::Validate() const {
   if (initial_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "retry_policy.initial_interval must be positive, got ",
-        absl::FormatDuration(initial_interval)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("retry_policy.initial_interval must be positive, got ",
+                     absl::FormatDuration(initial_interval)));
   }
   if (!(backoff_coefficient >= 1.0) || !std::isfinite(backoff_coefficient)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -120,7 +120,8 @@ absl::StatusOr<ActivityOptions> ActivityOptions::FromJson(const Json& json) {
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("bad activity options: ", e.what()));
   }
-  ASSIGN_OR_RETURN(o.retry_policy, RetryPolicy::FromJson(json.value("retry_policy", Json::object())));
+  ASSIGN_OR_RETURN(o.retry_policy,
+                   RetryPolicy::FromJson(json.value("retry_policy", Json::object())));
   RETURN_IF_ERROR(o.Validate());
   return o;
 }

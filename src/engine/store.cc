@@ -46,8 +46,8 @@ std::string RunKeyList(const std::vector<LeaseKey>& keys, std::vector<int64_t>* 
 
 // The activity-step columns ClaimActivities and the sweeper read, in this order.
 std::string ActivityColumns(absl::string_view s) {
-  return absl::StrCat(s, ".run_id, ", s, ".workflow_id, ", s, ".seq, ", s, ".name, ", s,
-                      ".input, ", s, ".options, ", s, ".attempt, ", s, ".generation, ", s,
+  return absl::StrCat(s, ".run_id, ", s, ".workflow_id, ", s, ".seq, ", s, ".name, ", s, ".input, ",
+                      s, ".options, ", s, ".attempt, ", s, ".generation, ", s,
                       ".heartbeat_details, ", EpochMicros(absl::StrCat(s, ".schedule_deadline")),
                       ", ", EpochMicros(absl::StrCat(s, ".attempt_deadline")));
 }
@@ -135,22 +135,22 @@ absl::StatusOr<std::vector<ClaimedRun>> Store::ClaimRuns(const std::vector<std::
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Query(absl::StrCat(
-                      "WITH c AS ("
-                      "  SELECT run_id FROM vecsync.executions "
-                      "  WHERE status = 'RUNNING' AND "
-                      "    (lease_expires_at IS NULL OR lease_expires_at < now()) "
-                      "    AND workflow_type = ANY($2::text[]) "
-                      "  ORDER BY lease_expires_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) "
-                      "UPDATE vecsync.executions e SET owner = $1, "
-                      "  lease_generation = e.lease_generation + 1, "
-                      "  lease_expires_at = now() + $4 * ",
-                      kMs,
-                      ", updated_at = now() "
-                      "FROM c WHERE e.run_id = c.run_id "
-                      "RETURNING e.run_id, e.workflow_id, e.workflow_type, e.input, "
-                      "  e.lease_generation, e.checkpoint, e.checkpoint_seq, e.cancel_requested"),
-                  identity_, PgArrayLiteral(types), limit, absl::ToInt64Milliseconds(lease)));
+      conn->Query(
+          absl::StrCat("WITH c AS ("
+                       "  SELECT run_id FROM vecsync.executions "
+                       "  WHERE status = 'RUNNING' AND "
+                       "    (lease_expires_at IS NULL OR lease_expires_at < now()) "
+                       "    AND workflow_type = ANY($2::text[]) "
+                       "  ORDER BY lease_expires_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                       "UPDATE vecsync.executions e SET owner = $1, "
+                       "  lease_generation = e.lease_generation + 1, "
+                       "  lease_expires_at = now() + $4 * ",
+                       kMs,
+                       ", updated_at = now() "
+                       "FROM c WHERE e.run_id = c.run_id "
+                       "RETURNING e.run_id, e.workflow_id, e.workflow_type, e.input, "
+                       "  e.lease_generation, e.checkpoint, e.checkpoint_seq, e.cancel_requested"),
+          identity_, PgArrayLiteral(types), limit, absl::ToInt64Milliseconds(lease)));
   std::vector<ClaimedRun> runs;
   for (int i = 0; i < r.rows(); ++i) {
     ClaimedRun run;
@@ -203,9 +203,8 @@ absl::Status Store::CommitCommands(const std::string& run_id, int64_t generation
     payloads.push_back(s.payload.dump());
     options.push_back(s.options.dump());
     fire_us.push_back(s.fire_at ? absl::ToUnixMicros(*s.fire_at) : 0);
-    s2c_ms.push_back(s.schedule_to_close_timeout
-                         ? absl::ToInt64Milliseconds(*s.schedule_to_close_timeout)
-                         : -1);
+    s2c_ms.push_back(
+        s.schedule_to_close_timeout ? absl::ToInt64Milliseconds(*s.schedule_to_close_timeout) : -1);
   }
   // One statement: the fence, the new steps with their history events, activity cancellation
   // requests, fired timers, and the wake-up for activity workers.
@@ -315,8 +314,8 @@ absl::Status Store::SetProgress(const std::string& run_id, int64_t generation,
   return absl::OkStatus();
 }
 
-absl::Status Store::SaveCheckpoint(const std::string& run_id, int64_t generation,
-                                   const Json& state, int64_t next_seq) {
+absl::Status Store::SaveCheckpoint(const std::string& run_id, int64_t generation, const Json& state,
+                                   int64_t next_seq) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
@@ -374,37 +373,37 @@ absl::StatusOr<bool> CloseRunOn(PgConnection& conn, const std::string& run_id,
   if (!failure.is_null()) attributes["failure"] = failure;
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn.Query("WITH closed AS ("
-                  "  UPDATE vecsync.executions SET status = $2, result = $3::jsonb, "
-                  "    failure = $4::jsonb, close_time = now(), owner = NULL, "
-                  "    lease_expires_at = NULL, updated_at = now() "
-                  "  WHERE run_id = $1 AND status = 'RUNNING' "
-                  "    AND ($5::bigint IS NULL OR lease_generation = $5) RETURNING run_id), "
-                  "open_steps AS ("
-                  "  UPDATE vecsync.steps s SET status = 'CANCELED', closed_at = now(), "
-                  "    owner = NULL, timeout_at = NULL "
-                  "  FROM closed WHERE s.run_id = closed.run_id "
-                  "    AND s.status IN ('SCHEDULED', 'STARTED') RETURNING 1), "
-                  "h AS (INSERT INTO vecsync.history (run_id, event_type, attributes) "
-                  "  SELECT run_id, $6, $7::jsonb FROM closed) "
-                  "SELECT pg_notify('vecsync_run', run_id::text), "
-                  "  (SELECT count(*) FROM open_steps) FROM closed",
-                  run_id, std::string(WorkflowStatusName(status)), JsonParam(result),
-                  JsonParam(failure),
-                  generation ? std::optional<std::string>(std::to_string(*generation))
-                             : std::nullopt,
-                  event, attributes.dump()));
+      conn.Query(
+          "WITH closed AS ("
+          "  UPDATE vecsync.executions SET status = $2, result = $3::jsonb, "
+          "    failure = $4::jsonb, close_time = now(), owner = NULL, "
+          "    lease_expires_at = NULL, updated_at = now() "
+          "  WHERE run_id = $1 AND status = 'RUNNING' "
+          "    AND ($5::bigint IS NULL OR lease_generation = $5) RETURNING run_id), "
+          "open_steps AS ("
+          "  UPDATE vecsync.steps s SET status = 'CANCELED', closed_at = now(), "
+          "    cancel_requested = true, owner = NULL, timeout_at = NULL "
+          "  FROM closed WHERE s.run_id = closed.run_id "
+          "    AND s.status IN ('SCHEDULED', 'STARTED') RETURNING 1), "
+          "h AS (INSERT INTO vecsync.history (run_id, event_type, attributes) "
+          "  SELECT run_id, $6, $7::jsonb FROM closed) "
+          "SELECT pg_notify('vecsync_run', run_id::text), "
+          "  (SELECT count(*) FROM open_steps) FROM closed",
+          run_id, std::string(WorkflowStatusName(status)), JsonParam(result), JsonParam(failure),
+          generation ? std::optional<std::string>(std::to_string(*generation)) : std::nullopt,
+          event, attributes.dump()));
   return r.rows() == 1;
 }
 
 absl::Status Store::ReleaseRun(const std::string& run_id, int64_t generation) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   return conn
-      ->Query("WITH u AS (UPDATE vecsync.executions SET owner = NULL, lease_expires_at = NULL "
-              "  WHERE run_id = $1 AND lease_generation = $2 AND status = 'RUNNING' "
-              "  RETURNING run_id) "
-              "SELECT pg_notify('vecsync_workflow', '') FROM u",
-              run_id, generation)
+      ->Query(
+          "WITH u AS (UPDATE vecsync.executions SET owner = NULL, lease_expires_at = NULL "
+          "  WHERE run_id = $1 AND lease_generation = $2 AND status = 'RUNNING' "
+          "  RETURNING run_id) "
+          "SELECT pg_notify('vecsync_workflow', '') FROM u",
+          run_id, generation)
       .status();
 }
 
@@ -416,13 +415,13 @@ absl::StatusOr<std::vector<LeaseState>> Store::RenewRuns(const std::vector<Lease
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Query(absl::StrCat("UPDATE vecsync.executions e SET lease_expires_at = now() + $3 * ",
-                               kMs,
-                               " FROM unnest($1::uuid[], $2::bigint[]) AS v(run_id, gen) "
-                               "WHERE e.run_id = v.run_id AND e.lease_generation = v.gen "
-                               "  AND e.status = 'RUNNING' "
-                               "RETURNING e.run_id, e.lease_generation, e.cancel_requested"),
-                  runs, PgArrayLiteral(generations), absl::ToInt64Milliseconds(lease)));
+      conn->Query(
+          absl::StrCat("UPDATE vecsync.executions e SET lease_expires_at = now() + $3 * ", kMs,
+                       " FROM unnest($1::uuid[], $2::bigint[]) AS v(run_id, gen) "
+                       "WHERE e.run_id = v.run_id AND e.lease_generation = v.gen "
+                       "  AND e.status = 'RUNNING' "
+                       "RETURNING e.run_id, e.lease_generation, e.cancel_requested"),
+          runs, PgArrayLiteral(generations), absl::ToInt64Milliseconds(lease)));
   std::vector<LeaseState> held;
   for (int i = 0; i < r.rows(); ++i) {
     held.push_back({{r.GetString(i, 0), -1, r.GetInt64(i, 1)}, r.GetBool(i, 2)});
@@ -507,10 +506,9 @@ absl::StatusOr<AttemptOutcome> Store::FailActivity(const ClaimedActivity& activi
                                                    const absl::Status& error, const Json& details,
                                                    absl::Duration* retry_delay) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn->Query("SELECT cancel_requested FROM vecsync.steps "
-                               "WHERE run_id = $1 AND seq = $2",
-                               activity.run_id, activity.seq));
+  ASSIGN_OR_RETURN(PgResult r, conn->Query("SELECT cancel_requested FROM vecsync.steps "
+                                           "WHERE run_id = $1 AND seq = $2",
+                                           activity.run_id, activity.seq));
   const bool cancel_requested = r.rows() == 1 && r.GetBool(0, 0);
   return ResolveFailedAttempt(*conn, identity_, activity, error, details, cancel_requested,
                               retry_delay);
@@ -525,7 +523,8 @@ absl::StatusOr<LeaseState> Store::Heartbeat(const LeaseKey& key, const Json& det
       "UPDATE vecsync.steps SET heartbeat_details = COALESCE($4::jsonb, heartbeat_details), "
       "  lease_expires_at = t.lease_until, heartbeat_deadline = t.heartbeat_until, "
       "  timeout_at = least(t.lease_until, attempt_deadline, t.heartbeat_until) "
-      "FROM t WHERE run_id = $1 AND seq = $2 AND generation = $3 AND status = 'STARTED' "
+      "FROM t WHERE run_id = $1 AND seq = $2 AND generation = $3 "
+      "  AND status IN ('STARTED', 'CANCELED') "
       "RETURNING cancel_requested");
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(PgResult r, conn->Query(kSql, key.run_id, key.seq, key.generation,
@@ -545,16 +544,16 @@ absl::StatusOr<std::vector<LeaseState>> Store::RenewActivities(const std::vector
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Query(absl::StrCat(
-                      "UPDATE vecsync.steps s SET lease_expires_at = now() + $4 * ", kMs,
-                      ", timeout_at = least(now() + $4 * ", kMs,
-                      ", s.attempt_deadline, s.heartbeat_deadline) "
-                      "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(run_id, seq, gen) "
-                      "WHERE s.run_id = v.run_id AND s.seq = v.seq AND s.generation = v.gen "
-                      "  AND s.status = 'STARTED' "
-                      "RETURNING s.run_id, s.seq, s.generation, s.cancel_requested"),
-                  runs, PgArrayLiteral(seqs), PgArrayLiteral(generations),
-                  absl::ToInt64Milliseconds(lease)));
+      conn->Query(
+          absl::StrCat("UPDATE vecsync.steps s SET lease_expires_at = now() + $4 * ", kMs,
+                       ", timeout_at = least(now() + $4 * ", kMs,
+                       ", s.attempt_deadline, s.heartbeat_deadline) "
+                       "FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(run_id, seq, gen) "
+                       "WHERE s.run_id = v.run_id AND s.seq = v.seq AND s.generation = v.gen "
+                       "  AND s.status IN ('STARTED', 'CANCELED') "
+                       "RETURNING s.run_id, s.seq, s.generation, s.cancel_requested"),
+          runs, PgArrayLiteral(seqs), PgArrayLiteral(generations),
+          absl::ToInt64Milliseconds(lease)));
   std::vector<LeaseState> held;
   for (int i = 0; i < r.rows(); ++i) {
     held.push_back({{r.GetString(i, 0), r.GetInt64(i, 1), r.GetInt64(i, 2)}, r.GetBool(i, 3)});
@@ -565,14 +564,15 @@ absl::StatusOr<std::vector<LeaseState>> Store::RenewActivities(const std::vector
 absl::Status Store::HandBackActivity(const LeaseKey& key) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   return conn
-      ->Query("WITH u AS (UPDATE vecsync.steps SET status = 'SCHEDULED', "
-              "  attempt = attempt - 1, owner = NULL, visible_at = now(), "
-              "  lease_expires_at = NULL, attempt_deadline = NULL, heartbeat_deadline = NULL, "
-              "  timeout_at = NULL "
-              "  WHERE run_id = $1 AND seq = $2 AND generation = $3 AND status = 'STARTED' "
-              "  RETURNING 1) "
-              "SELECT pg_notify('vecsync_activity', '') FROM u",
-              key.run_id, key.seq, key.generation)
+      ->Query(
+          "WITH u AS (UPDATE vecsync.steps SET status = 'SCHEDULED', "
+          "  attempt = attempt - 1, owner = NULL, visible_at = now(), "
+          "  lease_expires_at = NULL, attempt_deadline = NULL, heartbeat_deadline = NULL, "
+          "  timeout_at = NULL "
+          "  WHERE run_id = $1 AND seq = $2 AND generation = $3 AND status = 'STARTED' "
+          "  RETURNING 1) "
+          "SELECT pg_notify('vecsync_activity', '') FROM u",
+          key.run_id, key.seq, key.generation)
       .status();
 }
 
@@ -598,9 +598,10 @@ absl::StatusOr<int> Store::SweepTimeouts(int limit) {
       const ClaimedActivity a = ReadActivity(r, i);
       absl::Status error;
       if (r.GetBool(i, 11)) {
-        error = ApplicationError(kTimeoutErrorType, "activity attempt exceeded its start-to-close "
-                                                    "timeout", false,
-                                 absl::StatusCode::kDeadlineExceeded);
+        error = ApplicationError(kTimeoutErrorType,
+                                 "activity attempt exceeded its start-to-close "
+                                 "timeout",
+                                 false, absl::StatusCode::kDeadlineExceeded);
       } else if (r.GetBool(i, 12)) {
         error = ApplicationError(kTimeoutErrorType, "activity missed its heartbeat timeout", false,
                                  absl::StatusCode::kDeadlineExceeded);
@@ -609,9 +610,9 @@ absl::StatusOr<int> Store::SweepTimeouts(int limit) {
                                  "the worker running this attempt stopped renewing its lease",
                                  false, absl::StatusCode::kUnavailable);
       }
-      ASSIGN_OR_RETURN(AttemptOutcome outcome,
-                       ResolveFailedAttempt(*conn, identity_, a, error, Json(), r.GetBool(i, 13),
-                                            nullptr));
+      ASSIGN_OR_RETURN(
+          AttemptOutcome outcome,
+          ResolveFailedAttempt(*conn, identity_, a, error, Json(), r.GetBool(i, 13), nullptr));
       if (outcome != AttemptOutcome::kNotOwned) ++resolved;
     }
     RETURN_IF_ERROR(txn.Commit());
@@ -642,11 +643,11 @@ absl::StatusOr<int> Store::SweepTimeouts(int limit) {
                                "AND execution_deadline <= now() LIMIT $1",
                                limit));
   const Json run_timeout =
-      FailureToJson(ApplicationError(kTimeoutErrorType, "workflow execution timeout exceeded",
-                                     true, absl::StatusCode::kDeadlineExceeded));
+      FailureToJson(ApplicationError(kTimeoutErrorType, "workflow execution timeout exceeded", true,
+                                     absl::StatusCode::kDeadlineExceeded));
   for (int i = 0; i < runs.rows(); ++i) {
     ASSIGN_OR_RETURN(bool closed, CloseRunOn(*conn, runs.GetString(i, 0), std::nullopt,
-                                           WorkflowStatus::kTimedOut, Json(), run_timeout));
+                                             WorkflowStatus::kTimedOut, Json(), run_timeout));
     if (closed) ++resolved;
   }
   return resolved;

@@ -49,7 +49,9 @@ struct StepRecord {
   Json failure;
   absl::Time fire_at;  // Timers only.
 
-  bool closed() const { return status == "COMPLETED" || status == "FAILED" || status == "CANCELED"; }
+  bool closed() const {
+    return status == "COMPLETED" || status == "FAILED" || status == "CANCELED";
+  }
 };
 
 // A new command to record.
@@ -57,9 +59,9 @@ struct NewStep {
   int64_t seq = 0;
   std::string kind;  // "activity", "timer", "marker".
   std::string name;
-  Json payload;      // Activity input, or the marker's value.
-  Json options;      // Activity options (ActivityOptions::ToJson()).
-  std::optional<absl::Time> fire_at;                      // Timers.
+  Json payload;                       // Activity input, or the marker's value.
+  Json options;                       // Activity options (ActivityOptions::ToJson()).
+  std::optional<absl::Time> fire_at;  // Timers.
   std::optional<absl::Duration> schedule_to_close_timeout;  // Activities.
 };
 
@@ -166,8 +168,9 @@ class Store {
   absl::StatusOr<AttemptOutcome> FailActivity(const ClaimedActivity& activity,
                                               const absl::Status& error, const Json& details,
                                               absl::Duration* retry_delay);
-  // Records heartbeat details and extends the lease. Returns the lease state, or ABORTED when
-  // the attempt is no longer held.
+  // Records heartbeat details and extends the lease. Returns the lease state (cancel_requested
+  // also once the run closed and canceled the activity), or ABORTED when another attempt
+  // holds the activity.
   absl::StatusOr<LeaseState> Heartbeat(const LeaseKey& key, const Json& details,
                                        absl::Duration lease);
   absl::StatusOr<std::vector<LeaseState>> RenewActivities(const std::vector<LeaseKey>& keys,

@@ -53,9 +53,9 @@ absl::StatusOr<ReusePolicy> ParseReusePolicy(absl::string_view name) {
   if (s.empty() || s == "ALLOW_DUPLICATE") return ReusePolicy::kAllowDuplicate;
   if (s == "ALLOW_DUPLICATE_FAILED_ONLY") return ReusePolicy::kAllowDuplicateFailedOnly;
   if (s == "REJECT_DUPLICATE") return ReusePolicy::kRejectDuplicate;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown reuse policy '", name,
-      "': expected ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or REJECT_DUPLICATE"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown reuse policy '", name,
+                   "': expected ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or REJECT_DUPLICATE"));
 }
 
 absl::StatusOr<ConflictPolicy> ParseConflictPolicy(absl::string_view name) {

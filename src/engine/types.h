@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/common/json.h"
 
@@ -85,8 +85,8 @@ struct ExecutionInfo {
   std::string workflow_type;
   WorkflowStatus status = WorkflowStatus::kRunning;
   Json input;
-  Json result;   // null unless COMPLETED.
-  Json failure;  // null unless FAILED, CANCELED, TERMINATED or TIMED_OUT.
+  Json result;    // null unless COMPLETED.
+  Json failure;   // null unless FAILED, CANCELED, TERMINATED or TIMED_OUT.
   Json progress;  // The workflow-defined progress document; null until the workflow sets one.
   bool cancel_requested = false;
   absl::Time start_time;
@@ -96,12 +96,12 @@ struct ExecutionInfo {
 };
 
 struct ListWorkflowsRequest {
-  std::string workflow_type;              // Any when empty.
-  std::vector<WorkflowStatus> statuses;   // Any when empty.
+  std::string workflow_type;                 // Any when empty.
+  std::vector<WorkflowStatus> statuses;      // Any when empty.
   std::optional<absl::Time> started_after;   // Inclusive.
   std::optional<absl::Time> started_before;  // Exclusive.
-  int page_size = 100;                    // 1..1000.
-  std::string page_token;                 // From the previous page; empty for the first.
+  int page_size = 100;                       // 1..1000.
+  std::string page_token;                    // From the previous page; empty for the first.
 };
 
 struct ListWorkflowsResponse {

@@ -149,9 +149,8 @@ void Worker::Shutdown() {
   // 1. Let running attempts finish within the grace period.
   {
     absl::MutexLock lock(&mu_);
-    auto idle = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return executing_ == 0 && queued_.empty();
-    };
+    auto idle = [this]()
+                    ABSL_NO_THREAD_SAFETY_ANALYSIS { return executing_ == 0 && queued_.empty(); };
     mu_.AwaitWithDeadline(absl::Condition(&idle), grace_end);
   }
   // 2. Hand back what did not finish: queued attempts and running ones (whose heartbeats now
@@ -284,9 +283,8 @@ void Worker::WorkflowClaimLoop() {
       absl::MutexLock lock(&mu_);
       ReapFinishedRuns();
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_claiming_ ||
-               (workflow_wakeup_ &&
-                static_cast<int>(runs_.size()) < options_.max_concurrent_workflows);
+        return stop_claiming_ || (workflow_wakeup_ && static_cast<int>(runs_.size()) <
+                                                          options_.max_concurrent_workflows);
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready), options_.poll_interval);
       if (stop_claiming_) return;
@@ -331,8 +329,9 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
   LogInfo(run.reclaimed ? "resuming workflow" : "running workflow",
           {{"workflow_id", run.workflow_id}, {"run_id", run.run_id}, {"type", run.workflow_type}});
   const absl::Time forever = absl::InfiniteFuture();
-  absl::StatusOr<std::vector<StepRecord>> steps = RetryUnavailable(
-      [&] { return store_->LoadSteps(run.run_id, run.checkpoint_seq); }, absl::Now() + absl::Minutes(1));
+  absl::StatusOr<std::vector<StepRecord>> steps =
+      RetryUnavailable([&] { return store_->LoadSteps(run.run_id, run.checkpoint_seq); },
+                       absl::Now() + absl::Minutes(1));
   if (!steps.ok()) {
     LogError("cannot load the run's history; handing it back",
              {{"run_id", run.run_id}, {"error", steps.status().ToString()}});
@@ -394,9 +393,8 @@ void Worker::ActivityClaimLoop() {
       absl::MutexLock lock(&mu_);
       const absl::Time deadline = std::min(absl::Now() + options_.poll_interval, next_retry_at_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stop_claiming_ ||
-               (activity_wakeup_ &&
-                static_cast<int>(attempts_.size()) < options_.max_concurrent_activities);
+        return stop_claiming_ || (activity_wakeup_ && static_cast<int>(attempts_.size()) <
+                                                          options_.max_concurrent_activities);
       };
       mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
       if (stop_claiming_) return;
@@ -470,7 +468,8 @@ void Worker::RunActivity(const ClaimedActivity& activity) {
   if (flags->lost.load()) return;  // Someone else owns it now; the result would be discarded.
   if (result.ok()) {
     absl::MutexLock lock(&mu_);
-    completions_.push_back({activity.run_id, activity.seq, activity.generation, std::move(*result)});
+    completions_.push_back(
+        {activity.run_id, activity.seq, activity.generation, std::move(*result)});
     return;
   }
   absl::Duration delay;
@@ -506,9 +505,10 @@ void Worker::CompletionFlushLoop() {
     absl::MutexLock lock(&mu_);
     flushing_ = false;
     if (!accepted.ok()) {
-      LogError("could not record activity results; they will be retried after their leases "
-               "expire",
-               {{"error", accepted.status().ToString()}});
+      LogError(
+          "could not record activity results; they will be retried after their leases "
+          "expire",
+          {{"error", accepted.status().ToString()}});
       continue;
     }
     stats_.activities_completed += static_cast<int64_t>(accepted->size());

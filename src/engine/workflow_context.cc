@@ -63,13 +63,15 @@ absl::Status WorkflowContextImpl::Retrying(const std::function<absl::Status()>& 
 
 absl::Status WorkflowContextImpl::Flush() {
   if (pending_.empty()) return absl::OkStatus();
-  RETURN_IF_ERROR(Retrying(
-      [&] { return store_->CommitCommands(run_.run_id, run_.generation, run_.workflow_id, pending_); }));
+  RETURN_IF_ERROR(Retrying([&] {
+    return store_->CommitCommands(run_.run_id, run_.generation, run_.workflow_id, pending_);
+  }));
   pending_ = CommandBatch{};
   return absl::OkStatus();
 }
 
-absl::StatusOr<const StepRecord*> WorkflowContextImpl::NextStep(int64_t* seq, absl::string_view kind,
+absl::StatusOr<const StepRecord*> WorkflowContextImpl::NextStep(int64_t* seq,
+                                                                absl::string_view kind,
                                                                 absl::string_view name) {
   *seq = next_seq_++;
   auto it = steps_.find(*seq);
@@ -78,8 +80,8 @@ absl::StatusOr<const StepRecord*> WorkflowContextImpl::NextStep(int64_t* seq, ab
     return ApplicationError(
         kNondeterminismErrorType,
         absl::StrCat("nondeterministic workflow: command ", *seq, " was ", it->second.kind, " '",
-                     it->second.name, "' when the run was recorded, but the code now issues ",
-                     kind, " '", name, "'"),
+                     it->second.name, "' when the run was recorded, but the code now issues ", kind,
+                     " '", name, "'"),
         /*non_retryable=*/true, absl::StatusCode::kInternal);
   }
   return &it->second;
@@ -306,9 +308,9 @@ absl::Status WorkflowContextImpl::Checkpoint(const Json& state) {
     if (!step.closed()) open.push_back(seq);
   }
   if (!open.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot checkpoint while commands ", absl::StrJoin(open, ", "),
-                     " are still open: await them first"));
+    return absl::FailedPreconditionError(absl::StrCat("cannot checkpoint while commands ",
+                                                      absl::StrJoin(open, ", "),
+                                                      " are still open: await them first"));
   }
   RETURN_IF_ERROR(Flush());
   RETURN_IF_ERROR(Retrying(
