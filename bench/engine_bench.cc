@@ -178,10 +178,12 @@ int main(int argc, char** argv) {
               sizes.activities_per_workflow, sizes.wave);
   std::printf("  raw SKIP LOCKED claim+complete, 1 connection:  %8.0f jobs/s\n", raw1);
   std::printf("  raw SKIP LOCKED claim+complete, 2 connections: %8.0f jobs/s\n", raw2);
-  std::printf("  engine, 1 worker process:  %8.0f activities/s  ratio to raw(1) %.2f (target >= 0.5)\n",
-              engine1, engine1 / raw1);
-  std::printf("  engine, 2 worker processes: %8.0f activities/s  ratio to raw(2) %.2f (target >= 0.5)\n",
-              engine2, engine2 / raw2);
+  std::printf(
+      "  engine, 1 worker process:  %8.0f activities/s  ratio to raw(1) %.2f (target >= 0.5)\n",
+      engine1, engine1 / raw1);
+  std::printf(
+      "  engine, 2 worker processes: %8.0f activities/s  ratio to raw(2) %.2f (target >= 0.5)\n",
+      engine2, engine2 / raw2);
   std::printf("  engine scaling 2 vs 1 worker: %.2f\n", engine2 / engine1);
   std::printf("  target >= 1000 activities/s: %s\n",
               std::max(engine1, engine2) >= 1000 ? "met" : "NOT met");

@@ -51,6 +51,17 @@ TEST_F(ClientTest, SameRequestIdReturnsTheSameRun) {
   EXPECT_EQ(a->run_id, b->run_id);
 }
 
+TEST_F(ClientTest, RetriedStartWithAGeneratedWorkflowIdIsRecognizedByRequestId) {
+  auto a = StartWith("", ReusePolicy::kAllowDuplicate, ConflictPolicy::kFail, "req-generated");
+  auto b = StartWith("", ReusePolicy::kAllowDuplicate, ConflictPolicy::kFail, "req-generated");
+  ASSERT_TRUE(a.ok() && b.ok()) << b.status();
+  EXPECT_TRUE(a->started);
+  EXPECT_FALSE(b->started);
+  EXPECT_EQ(a->workflow_id, b->workflow_id);
+  EXPECT_EQ(a->run_id, b->run_id);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.executions"), 1);
+}
+
 TEST_F(ClientTest, ConflictPolicies) {
   auto first = StartWith("wf", ReusePolicy::kAllowDuplicate, ConflictPolicy::kFail);
   ASSERT_TRUE(first.ok());

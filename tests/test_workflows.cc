@@ -115,12 +115,25 @@ absl::StatusOr<Json> Slow(WorkflowContext& ctx, const Json& input) {
   return ctx.ExecuteActivity("sleep", input, o);
 }
 
+absl::StatusOr<Json> Race(WorkflowContext& ctx, const Json& input) {
+  ASSIGN_OR_RETURN(ActivityHandle slow,
+                   ctx.StartActivity("record", {{"value", "slow"}, {"sleep_ms", 400}}, Options()));
+  ASSIGN_OR_RETURN(ActivityHandle fast,
+                   ctx.StartActivity("record", {{"value", "fast"}, {"sleep_ms", 0}}, Options()));
+  const ActivityHandle handles[] = {slow, fast};
+  ASSIGN_OR_RETURN(size_t first, ctx.AwaitAny(handles));
+  ASSIGN_OR_RETURN(Json winner, ctx.Await(handles[first]));
+  RETURN_IF_ERROR(ctx.Await(handles[1 - first]).status());
+  RETURN_IF_ERROR(ctx.Sleep(absl::Milliseconds(input.value("pause_ms", 0))));
+  return Json{{"winner", winner["value"]}};
+}
+
 // ---- activities ----
 
 absl::StatusOr<Json> Record(ActivityContext& ctx, const Json& input) {
   RETURN_IF_ERROR(LogAttempt(ctx, "record"));
   absl::SleepFor(absl::Milliseconds(input.value("sleep_ms", 0)));
-  return Json{{"value", input.value("value", 0)}};
+  return Json{{"value", input.contains("value") ? input["value"] : Json(0)}};
 }
 
 absl::StatusOr<Json> Noop(ActivityContext&, const Json&) { return Json::object(); }
@@ -188,6 +201,7 @@ absl::Status RegisterTestWorkflows(engine::Registry* registry, const std::string
   RETURN_IF_ERROR(registry->RegisterWorkflow("sleeper", Sleeper));
   RETURN_IF_ERROR(registry->RegisterWorkflow("checkpointed", Checkpointed));
   RETURN_IF_ERROR(registry->RegisterWorkflow("slow", Slow));
+  RETURN_IF_ERROR(registry->RegisterWorkflow("race", Race));
   RETURN_IF_ERROR(registry->RegisterActivity("record", Record));
   RETURN_IF_ERROR(registry->RegisterActivity("noop", Noop));
   RETURN_IF_ERROR(registry->RegisterActivity("echo", Echo));

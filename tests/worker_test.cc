@@ -160,6 +160,28 @@ TEST_F(WorkerTest, TimerSurvivesAWorkerRestart) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.history WHERE event_type = 'TimerFired'"), 1);
 }
 
+TEST_F(WorkerTest, AwaitAnyReplaysTheOriginalChoice) {
+  auto started = Start("race", {{"pause_ms", 1500}});
+  {
+    auto first = StartWorker();
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return QueryInt("SELECT count(*) FROM vecsync.steps WHERE kind = 'timer'") == 1 &&
+                 QueryInt(
+                     "SELECT count(*) FROM vecsync.steps WHERE kind = 'activity' "
+                     "AND status = 'COMPLETED'") == 2;
+        },
+        absl::Seconds(10)));
+    first->Shutdown();
+  }
+  // The replay sees both activities closed; it must still follow the fast one.
+  auto second = StartWorker();
+  ExecutionInfo e = WaitClosed(started);
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(e.result["winner"], "fast");
+  EXPECT_EQ(second->stats().runs_reclaimed, 1);
+}
+
 TEST_F(WorkerTest, CheckpointsKeepHistoryBoundedAndResumeWhereTheyLeftOff) {
   auto worker = StartWorker();
   auto started = Start("checkpointed", {{"count", 2000}, {"every", 100}});

@@ -86,7 +86,6 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
   if (registry_ != nullptr) {
     RETURN_IF_ERROR(registry_->ValidateStart(request.workflow_type, request.input));
   }
-  if (request.workflow_id.empty()) request.workflow_id = NewUuid();
   RETURN_IF_ERROR(ValidateId(request.workflow_id, "workflow_id"));
   RETURN_IF_ERROR(ValidateId(request.request_id, "request_id"));
   if (request.execution_timeout && *request.execution_timeout <= absl::ZeroDuration()) {
@@ -94,9 +93,22 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
         absl::StrCat("execution_timeout must be positive, got ",
                      absl::FormatDuration(*request.execution_timeout)));
   }
+  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
+  if (request.workflow_id.empty()) {
+    // A retried start with a generated workflow_id is recognized by its request_id alone.
+    if (!request.request_id.empty()) {
+      ASSIGN_OR_RETURN(PgResult earlier,
+                       conn->Query("SELECT workflow_id, run_id FROM vecsync.executions "
+                                   "WHERE request_id = $1 LIMIT 1",
+                                   request.request_id));
+      if (earlier.rows() == 1) {
+        return StartWorkflowResult{earlier.GetString(0, 0), earlier.GetString(0, 1), false};
+      }
+    }
+    request.workflow_id = NewUuid();
+  }
   if (request.request_id.empty()) request.request_id = NewUuid();
 
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
   // Serializes starts of one workflow_id; the partial unique index is the backstop.

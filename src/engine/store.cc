@@ -10,6 +10,9 @@ namespace {
 
 // Statement fragments shared by several transitions.
 constexpr char kMs[] = "interval '1 millisecond'";
+// Notifications name who closed a step so a worker can skip the ones it delivered in memory;
+// the sweeper delivers nothing in memory, so its notifications reach every worker.
+constexpr char kSweeperIdentity[] = "sweeper";
 
 absl::Status LostLease(const std::string& run_id) {
   return absl::AbortedError(absl::StrCat("run ", run_id,
@@ -77,7 +80,9 @@ absl::StatusOr<AttemptOutcome> ResolveFailedAttempt(PgConnection& conn, const st
   const Json failure = FailureToJson(error);
   absl::StatusOr<ActivityOptions> options = ActivityOptions::FromJson(a.options);
   const RetryPolicy policy = options.ok() ? options->retry_policy : RetryPolicy{};
-  const bool canceled = cancel_requested && error.code() == absl::StatusCode::kCancelled;
+  // Once cancellation was requested the activity is not retried, whatever ended the attempt
+  // (Temporal's RETRY_STATE_CANCEL_REQUESTED).
+  const bool canceled = cancel_requested;
   bool retry = !canceled && policy.MayRetry(a.attempt, ErrorType(error), IsNonRetryable(error));
   const absl::Duration delay = policy.DelayAfterAttempt(a.attempt);
   if (retry && a.schedule_deadline && absl::Now() + delay >= *a.schedule_deadline) retry = false;
@@ -92,7 +97,8 @@ absl::StatusOr<AttemptOutcome> ResolveFailedAttempt(PgConnection& conn, const st
                        kMs,
                        ", lease_expires_at = NULL, attempt_deadline = NULL, "
                        "heartbeat_deadline = NULL, timeout_at = NULL "
-                       "WHERE run_id = $1 AND seq = $2 AND generation = $3 AND status = 'STARTED'"),
+                       "WHERE run_id = $1 AND seq = $2 AND generation = $3 AND status = 'STARTED' "
+                       "  AND NOT cancel_requested"),
                    a.run_id, a.seq, a.generation, failure.dump(), JsonParam(details),
                    absl::ToInt64Milliseconds(delay)));
     if (retry_delay != nullptr) *retry_delay = delay;
@@ -328,8 +334,9 @@ absl::Status Store::SaveCheckpoint(const std::string& run_id, int64_t generation
                   "  WHERE s.run_id = fence.run_id AND s.seq < $4 RETURNING 1), "
                   "del_history AS (DELETE FROM vecsync.history h USING fence "
                   "  WHERE h.run_id = fence.run_id AND h.seq < $4 RETURNING 1), "
-                  "ins AS (INSERT INTO vecsync.history (run_id, event_type, attributes) "
-                  "  SELECT run_id, 'WorkflowCheckpointed', jsonb_build_object('next_seq', "
+                  "ins AS (INSERT INTO vecsync.history (run_id, seq, event_type, attributes) "
+                  "  SELECT run_id, $4::bigint - 1, 'WorkflowCheckpointed', "
+                  "  jsonb_build_object('next_seq', "
                   "    $4::bigint, 'compacted_events', (SELECT count(*) FROM del_history), "
                   "    'compacted_steps', (SELECT count(*) FROM del_steps)) FROM fence) "
                   "SELECT count(*) FROM fence",
@@ -438,6 +445,7 @@ absl::StatusOr<std::vector<ClaimedActivity>> Store::ClaimActivities(
       "  SELECT run_id, seq FROM vecsync.steps "
       "  WHERE kind = 'activity' AND status = 'SCHEDULED' AND visible_at <= now() "
       "    AND name = ANY($2::text[]) "
+      "    AND (schedule_deadline IS NULL OR schedule_deadline > now()) "
       "  ORDER BY visible_at LIMIT $3 FOR UPDATE SKIP LOCKED), "
       "t AS (SELECT s.run_id, s.seq, now() + $4 * ",
       kMs,
@@ -610,9 +618,9 @@ absl::StatusOr<int> Store::SweepTimeouts(int limit) {
                                  "the worker running this attempt stopped renewing its lease",
                                  false, absl::StatusCode::kUnavailable);
       }
-      ASSIGN_OR_RETURN(
-          AttemptOutcome outcome,
-          ResolveFailedAttempt(*conn, identity_, a, error, Json(), r.GetBool(i, 13), nullptr));
+      ASSIGN_OR_RETURN(AttemptOutcome outcome,
+                       ResolveFailedAttempt(*conn, kSweeperIdentity, a, error, Json(),
+                                            r.GetBool(i, 13), nullptr));
       if (outcome != AttemptOutcome::kNotOwned) ++resolved;
     }
     RETURN_IF_ERROR(txn.Commit());
@@ -635,7 +643,7 @@ absl::StatusOr<int> Store::SweepTimeouts(int limit) {
                   "    jsonb_build_object('attempt', attempt, 'failure', $2::jsonb) FROM f) "
                   "SELECT pg_notify('vecsync_step', run_id::text || ' ' || $3) "
                   "FROM (SELECT DISTINCT run_id FROM f) d",
-                  limit, timeout.dump(), identity_));
+                  limit, timeout.dump(), kSweeperIdentity));
   resolved += scheduled.rows();
   // Runs past their execution timeout.
   ASSIGN_OR_RETURN(PgResult runs,

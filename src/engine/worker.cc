@@ -81,7 +81,7 @@ struct Worker::RunEntry {
   std::shared_ptr<RunState> state;
   int64_t generation = 0;
   std::thread thread;
-  std::atomic<bool> done{false};
+  bool done = false;  // Guarded by Worker::mu_.
 };
 
 // An attempt claimed by this worker (queued or executing).
@@ -125,9 +125,9 @@ absl::Status Worker::Start() {
   }
   threads_.emplace_back(&Worker::ListenLoop, this);
   threads_.emplace_back(&Worker::MaintenanceLoop, this);
-  if (!workflow_types_.empty()) threads_.emplace_back(&Worker::WorkflowClaimLoop, this);
+  if (!workflow_types_.empty()) workflow_claimer_ = std::thread(&Worker::WorkflowClaimLoop, this);
   if (!activity_types_.empty()) {
-    threads_.emplace_back(&Worker::ActivityClaimLoop, this);
+    activity_claimer_ = std::thread(&Worker::ActivityClaimLoop, this);
     for (int i = 0; i < options_.max_concurrent_activities; ++i) {
       executors_.emplace_back(&Worker::ActivityExecutorLoop, this);
     }
@@ -145,6 +145,9 @@ void Worker::Shutdown() {
     if (!started_ || stop_background_) return;
     stop_claiming_ = true;
   }
+  // Once the claim loops are joined no claim is in flight.
+  if (workflow_claimer_.joinable()) workflow_claimer_.join();
+  if (activity_claimer_.joinable()) activity_claimer_.join();
   const absl::Time grace_end = absl::Now() + options_.shutdown_grace;
   // 1. Let running attempts finish within the grace period.
   {
@@ -153,8 +156,17 @@ void Worker::Shutdown() {
                     ABSL_NO_THREAD_SAFETY_ANALYSIS { return executing_ == 0 && queued_.empty(); };
     mu_.AwaitWithDeadline(absl::Condition(&idle), grace_end);
   }
-  // 2. Hand back what did not finish: queued attempts and running ones (whose heartbeats now
-  //    return ABORTED).
+  // 2. Record the results gathered so far.
+  auto wait_flushed = [this] {
+    absl::MutexLock lock(&mu_);
+    auto flushed = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return completions_.empty() && !flushing_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&flushed), absl::Now() + absl::Seconds(5));
+  };
+  wait_flushed();
+  // 3. Hand back what did not finish: queued attempts and running ones (whose heartbeats now
+  //    return ABORTED and whose results will be void).
   std::vector<LeaseKey> hand_back;
   {
     absl::MutexLock lock(&mu_);
@@ -171,14 +183,7 @@ void Worker::Shutdown() {
   }
   for (std::thread& t : executors_) t.join();
   executors_.clear();
-  // 3. Commit the completions gathered so far.
-  {
-    absl::MutexLock lock(&mu_);
-    auto flushed = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return completions_.empty() && !flushing_;
-    };
-    mu_.AwaitWithDeadline(absl::Condition(&flushed), absl::Now() + absl::Seconds(5));
-  }
+  wait_flushed();
   // 4. Stop the workflow threads; each hands its run back.
   std::vector<std::thread> run_threads;
   {
@@ -264,33 +269,39 @@ void Worker::ListenLoop() {
 
 // ---- workflows -----------------------------------------------------------------------------
 
-void Worker::ReapFinishedRuns() {
+std::vector<std::thread> Worker::ReapFinishedRuns() {
+  std::vector<std::thread> finished;
   for (auto it = runs_.begin(); it != runs_.end();) {
-    if (it->second->done.load()) {
-      if (it->second->thread.joinable()) it->second->thread.join();
+    if (it->second->done) {
+      finished.push_back(std::move(it->second->thread));
       it = runs_.erase(it);
     } else {
       ++it;
     }
   }
+  return finished;
 }
 
 void Worker::WorkflowClaimLoop() {
   absl::Duration backoff = absl::Milliseconds(50);
   while (true) {
     int free = 0;
+    std::vector<std::thread> finished;
     {
       absl::MutexLock lock(&mu_);
-      ReapFinishedRuns();
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_claiming_ || (workflow_wakeup_ && static_cast<int>(runs_.size()) <
                                                           options_.max_concurrent_workflows);
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready), options_.poll_interval);
-      if (stop_claiming_) return;
-      ReapFinishedRuns();
+      finished = ReapFinishedRuns();
       free = options_.max_concurrent_workflows - static_cast<int>(runs_.size());
       workflow_wakeup_ = false;
+    }
+    for (std::thread& t : finished) t.join();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_claiming_) return;
     }
     if (free <= 0) continue;
     const int limit = std::min(free, options_.claim_batch);
@@ -303,25 +314,37 @@ void Worker::WorkflowClaimLoop() {
       continue;
     }
     backoff = absl::Milliseconds(50);
-    absl::MutexLock lock(&mu_);
-    if (static_cast<int>(claimed->size()) == limit) workflow_wakeup_ = true;
-    for (ClaimedRun& run : *claimed) {
-      ++stats_.runs_claimed;
-      if (run.reclaimed) ++stats_.runs_reclaimed;
-      auto entry = std::make_unique<RunEntry>();
-      entry->state = std::make_shared<RunState>();
-      entry->generation = run.generation;
-      if (run.cancel_requested) entry->state->SetCancelRequested();
-      RunEntry* raw = entry.get();
-      const std::string run_id = run.run_id;
-      runs_[run_id] = std::move(entry);
-      raw->thread = std::thread([this, raw, run = std::move(run)]() mutable {
-        RunWorkflow(std::move(run), raw->state);
-        raw->done = true;
-        absl::MutexLock lock(&mu_);
-        workflow_wakeup_ = true;
-      });
+    std::vector<ClaimedRun> hand_back;
+    {
+      absl::MutexLock lock(&mu_);
+      if (static_cast<int>(claimed->size()) == limit) workflow_wakeup_ = true;
+      for (ClaimedRun& run : *claimed) {
+        auto held = runs_.find(run.run_id);
+        if (held != runs_.end()) {
+          // This worker lost the lease (its renewals failed) and won the run back while the old
+          // thread still runs: that thread is fenced out now; let it end, then claim again.
+          held->second->state->Abort("the run's lease was lost and claimed again", false);
+          hand_back.push_back(std::move(run));
+          continue;
+        }
+        ++stats_.runs_claimed;
+        if (run.reclaimed) ++stats_.runs_reclaimed;
+        auto entry = std::make_unique<RunEntry>();
+        entry->state = std::make_shared<RunState>();
+        entry->generation = run.generation;
+        if (run.cancel_requested) entry->state->SetCancelRequested();
+        RunEntry* raw = entry.get();
+        const std::string run_id = run.run_id;
+        runs_[run_id] = std::move(entry);
+        raw->thread = std::thread([this, raw, run = std::move(run)]() mutable {
+          RunWorkflow(std::move(run), raw->state);
+          absl::MutexLock lock(&mu_);
+          raw->done = true;
+          workflow_wakeup_ = true;
+        });
+      }
     }
+    for (const ClaimedRun& run : hand_back) (void)store_->ReleaseRun(run.run_id, run.generation);
   }
 }
 
@@ -418,7 +441,7 @@ void Worker::ActivityClaimLoop() {
     for (ClaimedActivity& a : *claimed) {
       auto entry = std::make_unique<AttemptEntry>();
       entry->key = {a.run_id, a.seq, a.generation};
-      attempts_[{a.run_id, a.seq}] = std::move(entry);
+      attempts_[{a.run_id, a.seq, a.generation}] = std::move(entry);
       queued_.push_back(std::move(a));
       ++stats_.activities_started;
     }
@@ -439,18 +462,20 @@ void Worker::ActivityExecutorLoop() {
       queued_.pop_front();
       ++executing_;
     }
-    RunActivity(activity);
+    const bool result_pending = RunActivity(activity);
     absl::MutexLock lock(&mu_);
     --executing_;
-    attempts_.erase({activity.run_id, activity.seq});
+    // A successful attempt keeps its entry, and so its lease renewals, until the flusher has
+    // recorded the result.
+    if (!result_pending) attempts_.erase({activity.run_id, activity.seq, activity.generation});
   }
 }
 
-void Worker::RunActivity(const ClaimedActivity& activity) {
+bool Worker::RunActivity(const ClaimedActivity& activity) {
   AttemptFlags* flags = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    flags = &attempts_.at({activity.run_id, activity.seq})->flags;
+    flags = &attempts_.at({activity.run_id, activity.seq, activity.generation})->flags;
   }
   absl::Duration throttle = options_.heartbeat_throttle;
   absl::StatusOr<ActivityOptions> options = ActivityOptions::FromJson(activity.options);
@@ -465,12 +490,12 @@ void Worker::RunActivity(const ClaimedActivity& activity) {
   } catch (const std::exception& e) {
     result = absl::InternalError(absl::StrCat("activity code threw: ", e.what()));
   }
-  if (flags->lost.load()) return;  // Someone else owns it now; the result would be discarded.
+  if (flags->lost.load()) return false;  // Someone else owns it now; the result is void.
   if (result.ok()) {
     absl::MutexLock lock(&mu_);
     completions_.push_back(
         {activity.run_id, activity.seq, activity.generation, std::move(*result)});
-    return;
+    return true;
   }
   absl::Duration delay;
   absl::StatusOr<AttemptOutcome> outcome = RetryUnavailable(
@@ -485,6 +510,7 @@ void Worker::RunActivity(const ClaimedActivity& activity) {
     auto it = runs_.find(activity.run_id);
     if (it != runs_.end()) it->second->state->RequestRefresh();
   }
+  return false;
 }
 
 void Worker::CompletionFlushLoop() {
@@ -500,15 +526,13 @@ void Worker::CompletionFlushLoop() {
       batch.swap(completions_);
       flushing_ = true;
     }
-    absl::StatusOr<std::vector<LeaseKey>> accepted = RetryUnavailable(
-        [&] { return store_->CompleteActivities(batch); }, absl::Now() + absl::Minutes(5));
+    absl::StatusOr<std::vector<LeaseKey>> accepted = RecordCompletions(batch);
     absl::MutexLock lock(&mu_);
     flushing_ = false;
+    for (const CompletedActivity& c : batch) attempts_.erase({c.run_id, c.seq, c.generation});
     if (!accepted.ok()) {
-      LogError(
-          "could not record activity results; they will be retried after their leases "
-          "expire",
-          {{"error", accepted.status().ToString()}});
+      LogError("could not record activity results; the attempts will be retried",
+               {{"error", accepted.status().ToString()}});
       continue;
     }
     stats_.activities_completed += static_cast<int64_t>(accepted->size());
@@ -527,6 +551,43 @@ void Worker::CompletionFlushLoop() {
   }
 }
 
+absl::StatusOr<std::vector<LeaseKey>> Worker::RecordCompletions(
+    const std::vector<CompletedActivity>& batch) {
+  auto record = [&] {
+    return RetryUnavailable([&] { return store_->CompleteActivities(batch); },
+                            absl::Now() + absl::Minutes(1));
+  };
+  absl::StatusOr<std::vector<LeaseKey>> accepted = record();
+  if (accepted.status().code() == absl::StatusCode::kAborted) accepted = record();  // Deadlock.
+  if (accepted.ok() || accepted.status().code() == absl::StatusCode::kUnavailable ||
+      batch.size() == 1) {
+    return accepted;
+  }
+  // One bad result (say, text PostgreSQL's jsonb refuses) must not sink the others: record
+  // them one by one and fail the attempts whose results cannot be stored.
+  std::vector<LeaseKey> all;
+  for (const CompletedActivity& c : batch) {
+    absl::StatusOr<std::vector<LeaseKey>> one = store_->CompleteActivities({c});
+    if (one.ok()) {
+      all.insert(all.end(), one->begin(), one->end());
+      continue;
+    }
+    ClaimedActivity a;
+    a.run_id = c.run_id;
+    a.seq = c.seq;
+    a.generation = c.generation;
+    a.attempt = 1;
+    (void)store_->FailActivity(
+        a,
+        ApplicationError(
+            "RESULT_NOT_STORABLE",
+            absl::StrCat("the activity's result could not be stored: ", one.status().message()),
+            /*non_retryable=*/true, absl::StatusCode::kInvalidArgument),
+        Json(), nullptr);
+  }
+  return all;
+}
+
 // ---- leases and timeouts -------------------------------------------------------------------
 
 void Worker::RenewLeases() {
@@ -534,7 +595,7 @@ void Worker::RenewLeases() {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [run_id, entry] : runs_) {
-      if (!entry->done.load()) run_keys.push_back({run_id, -1, entry->generation});
+      if (!entry->done) run_keys.push_back({run_id, -1, entry->generation});
     }
     for (const auto& [key, attempt] : attempts_) attempt_keys.push_back(attempt->key);
   }
@@ -546,7 +607,7 @@ void Worker::RenewLeases() {
     absl::MutexLock lock(&mu_);
     for (const LeaseKey& key : run_keys) {
       auto it = runs_.find(key.run_id);
-      if (it == runs_.end()) continue;
+      if (it == runs_.end() || it->second->generation != key.generation) continue;
       auto h = held.find(key.run_id);
       if (h == held.end()) {
         it->second->state->Abort("the run's lease was lost or the run closed", false);
@@ -562,8 +623,8 @@ void Worker::RenewLeases() {
     for (const LeaseState& s : *attempts) held[{s.key.run_id, s.key.seq}] = s.cancel_requested;
     absl::MutexLock lock(&mu_);
     for (const LeaseKey& key : attempt_keys) {
-      auto it = attempts_.find({key.run_id, key.seq});
-      if (it == attempts_.end() || it->second->key.generation != key.generation) continue;
+      auto it = attempts_.find({key.run_id, key.seq, key.generation});
+      if (it == attempts_.end()) continue;
       auto h = held.find({key.run_id, key.seq});
       if (h == held.end()) {
         it->second->flags.lost = true;

@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -105,9 +106,14 @@ class Worker {
   void MaintenanceLoop();
 
   void RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state);
-  void RunActivity(const ClaimedActivity& activity);
+  // Runs one attempt; returns true when its result waits in completions_ to be recorded.
+  bool RunActivity(const ClaimedActivity& activity);
+  // Records a batch of results; returns the ones accepted.
+  absl::StatusOr<std::vector<LeaseKey>> RecordCompletions(
+      const std::vector<CompletedActivity>& batch);
   void RenewLeases();
-  void ReapFinishedRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes finished runs from runs_; returns their threads for joining outside mu_.
+  std::vector<std::thread> ReapFinishedRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnNotification(const std::string& channel, const std::string& payload);
   void WakeAll();
 
@@ -130,13 +136,16 @@ class Worker {
   absl::Time next_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::map<std::string, std::unique_ptr<RunEntry>> runs_ ABSL_GUARDED_BY(mu_);
   std::deque<ClaimedActivity> queued_ ABSL_GUARDED_BY(mu_);
-  std::map<std::pair<std::string, int64_t>, std::unique_ptr<AttemptEntry>> attempts_
+  // Claimed attempts by (run_id, seq, generation), from claim until their result is recorded.
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::unique_ptr<AttemptEntry>> attempts_
       ABSL_GUARDED_BY(mu_);
   int executing_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<CompletedActivity> completions_ ABSL_GUARDED_BY(mu_);
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;
   WorkerStats stats_ ABSL_GUARDED_BY(mu_);
 
+  std::thread workflow_claimer_;
+  std::thread activity_claimer_;
   std::vector<std::thread> threads_;
   std::vector<std::thread> executors_;
   std::thread flusher_;

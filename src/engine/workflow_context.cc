@@ -9,6 +9,11 @@
 #include "src/engine/workflow_context_impl.h"
 
 namespace vecsync::engine {
+namespace {
+
+constexpr char kAwaitAnyMarker[] = "await_any";
+
+}  // namespace
 
 WorkflowContextImpl::WorkflowContextImpl(const ClaimedRun& run, std::vector<StepRecord> recorded,
                                          Store* store, const Registry* registry, RunState* state,
@@ -198,10 +203,33 @@ absl::StatusOr<size_t> WorkflowContextImpl::AwaitAny(absl::Span<const ActivityHa
           absl::StrCat("handle ", h.seq, " does not name an activity of this run"));
     }
   }
+  // Which of several activities closed first is a fact of the original run, not of the replay
+  // (where all of them are closed already): it is recorded as a marker and replayed from it.
+  const bool record_choice = handles.size() > 1;
+  if (record_choice) {
+    auto recorded = steps_.find(next_seq_);
+    if (recorded != steps_.end() && recorded->second.kind == "marker" &&
+        recorded->second.name == kAwaitAnyMarker) {
+      ++next_seq_;
+      const int64_t chosen = recorded->second.result.get<int64_t>();
+      for (size_t i = 0; i < handles.size(); ++i) {
+        if (handles[i].seq == chosen) return i;
+      }
+      return ApplicationError(kNondeterminismErrorType,
+                              absl::StrCat("nondeterministic workflow: AwaitAny chose activity ",
+                                           chosen, ", which the replay does not wait for"),
+                              /*non_retryable=*/true, absl::StatusCode::kInternal);
+    }
+  }
   RETURN_IF_ERROR(Flush());
   while (true) {
     for (size_t i = 0; i < handles.size(); ++i) {
-      if (steps_.at(handles[i].seq).closed()) return i;
+      if (!steps_.at(handles[i].seq).closed()) continue;
+      if (record_choice) {
+        const int64_t chosen = handles[i].seq;
+        RETURN_IF_ERROR(SideEffect(kAwaitAnyMarker, [chosen] { return Json(chosen); }).status());
+      }
+      return i;
     }
     if (cancel_seen_) {
       for (const ActivityHandle& h : handles) {

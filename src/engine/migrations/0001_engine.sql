@@ -33,6 +33,8 @@ CREATE UNIQUE INDEX executions_one_running ON vecsync.executions (workflow_id)
   WHERE status = 'RUNNING';
 CREATE UNIQUE INDEX executions_request_id ON vecsync.executions (workflow_id, request_id)
   WHERE request_id IS NOT NULL;
+CREATE INDEX executions_by_request_id ON vecsync.executions (request_id)
+  WHERE request_id IS NOT NULL;
 CREATE INDEX executions_claimable ON vecsync.executions (lease_expires_at NULLS FIRST)
   WHERE status = 'RUNNING';
 CREATE INDEX executions_deadline ON vecsync.executions (execution_deadline)
