@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   vecsync::cli::AddMigrateCommand(app);
   vecsync::cli::AddHealthCommand(app);
   vecsync::cli::AddWorkflowCommand(app);
+  vecsync::cli::AddDevCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -34,6 +34,7 @@ void AddMigrateCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
 void AddHealthCommand(CLI::App& app);
 void AddWorkflowCommand(CLI::App& app);
+void AddDevCommand(CLI::App& app);
 
 }  // namespace vecsync::cli
 

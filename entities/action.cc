@@ -1,0 +1,114 @@
+#include "entities/action.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace vecsync::entities {
+namespace {
+
+std::string Str(const Json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+// "exact" → "exactly matches", "contains" → "contains", "regex" → "matches regex".
+std::string Matching(const std::string& kind, const std::string& fallback) {
+  const std::string k = kind.empty() ? fallback : kind;
+  if (k == "exact") return "exactly matches";
+  if (k == "regex") return "matches regex";
+  return "contains";
+}
+
+std::string PropertyFilter(const Json& p) {
+  const std::string op = Str(p, "operator").empty() ? "exact" : Str(p, "operator");
+  static const std::vector<std::pair<std::string, std::string>> kOps = {
+      {"exact", "is"},
+      {"is_not", "is not"},
+      {"icontains", "contains"},
+      {"not_icontains", "does not contain"},
+      {"regex", "matches regex"},
+      {"not_regex", "does not match regex"},
+      {"gt", "is greater than"},
+      {"lt", "is less than"},
+      {"is_set", "is set"},
+      {"is_not_set", "is not set"}};
+  std::string verb = op;
+  for (const auto& [name, text] : kOps) {
+    if (name == op) verb = text;
+  }
+  const std::string type = Str(p, "type").empty() ? "event" : Str(p, "type");
+  std::string out = absl::StrCat(type, " property `", Str(p, "key"), "` ", verb);
+  if (op != "is_set" && op != "is_not_set") absl::StrAppend(&out, " `", Str(p, "value"), "`");
+  return out;
+}
+
+class ActionConfig : public EntityConfig {
+ public:
+  std::string domain() const override { return "action"; }
+  std::string table() const override { return "posthog_action"; }
+  std::string fields_sql() const override {
+    return "jsonb_build_object('name', s.name, 'description', s.description, "
+           "'steps', s.steps_json)";
+  }
+
+  std::string Render(const EntityRecord& e) const override {
+    std::string out = absl::StrCat("Name: ", Str(e.fields, "name"), "\n");
+    if (!Str(e.fields, "description").empty()) {
+      absl::StrAppend(&out, "Description: ", Str(e.fields, "description"), "\n");
+    }
+    const Json& steps = e.fields.contains("steps") ? e.fields["steps"] : Json();
+    if (steps.is_array() && !steps.empty()) {
+      std::vector<std::string> groups;
+      for (size_t i = 0; i < steps.size(); ++i) {
+        groups.push_back(absl::StrCat("Match group ", i + 1, ": ", RenderActionStep(steps[i])));
+      }
+      absl::StrAppend(&out, absl::StrJoin(groups, "\nOR\n"), "\n");
+    }
+    return out;
+  }
+
+  Json Properties(const EntityRecord& e) const override {
+    return {{"name", Str(e.fields, "name")}, {"description", Str(e.fields, "description")}};
+  }
+};
+
+}  // namespace
+
+std::string RenderActionStep(const Json& step) {
+  std::vector<std::string> conditions;
+  if (!Str(step, "event").empty()) {
+    conditions.push_back(absl::StrCat("event is `", Str(step, "event"), "`"));
+  }
+  if (!Str(step, "selector").empty()) {
+    conditions.push_back(
+        absl::StrCat("element matches HTML selector `", Str(step, "selector"), "`"));
+  }
+  if (!Str(step, "tag_name").empty()) {
+    conditions.push_back(absl::StrCat("element tag is `", Str(step, "tag_name"), "`"));
+  }
+  if (!Str(step, "text").empty()) {
+    conditions.push_back(absl::StrCat("element text ",
+                                      Matching(Str(step, "text_matching"), "exact"), " `",
+                                      Str(step, "text"), "`"));
+  }
+  if (!Str(step, "href").empty()) {
+    conditions.push_back(absl::StrCat("element `href` attribute ",
+                                      Matching(Str(step, "href_matching"), "exact"), " `",
+                                      Str(step, "href"), "`"));
+  }
+  if (!Str(step, "url").empty()) {
+    conditions.push_back(absl::StrCat("URL ", Matching(Str(step, "url_matching"), "contains"), " `",
+                                      Str(step, "url"), "`"));
+  }
+  if (step.is_object() && step.contains("properties") && step["properties"].is_array()) {
+    for (const Json& p : step["properties"]) conditions.push_back(PropertyFilter(p));
+  }
+  if (conditions.empty()) return "any event";
+  return absl::StrJoin(conditions, " AND ");
+}
+
+std::unique_ptr<EntityConfig> NewActionConfig() { return std::make_unique<ActionConfig>(); }
+
+}  // namespace vecsync::entities

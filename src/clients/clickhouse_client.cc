@@ -1,0 +1,119 @@
+#include "src/clients/clickhouse_client.h"
+
+#include <curl/curl.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "src/common/status_macros.h"
+
+namespace vecsync::clients {
+namespace {
+
+size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+std::string UrlEncode(CURL* curl, const std::string& s) {
+  char* escaped = curl_easy_escape(curl, s.data(), static_cast<int>(s.size()));
+  std::string out(escaped);
+  curl_free(escaped);
+  return out;
+}
+
+}  // namespace
+
+void RowBinaryWriter::VarUInt(uint64_t v) {
+  while (v >= 0x80) {
+    data_.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  data_.push_back(static_cast<char>(v));
+}
+
+void RowBinaryWriter::String(absl::string_view s) {
+  VarUInt(s.size());
+  data_.append(s.data(), s.size());
+}
+
+void RowBinaryWriter::Float32Array(const std::vector<float>& values) {
+  VarUInt(values.size());
+  Append(values.data(), values.size() * sizeof(float));
+}
+
+absl::StatusOr<std::unique_ptr<ClickHouseClient>> ClickHouseClient::Create(const std::string& url) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClickHouse URL must start with http:// or https:// (set VECSYNC_CLICKHOUSE_URL), got '",
+        url, "'"));
+  }
+  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (init != CURLE_OK) return absl::InternalError("curl_global_init failed");
+  std::string base = url;
+  if (base.find('?') == std::string::npos)
+    base += "/?";
+  else
+    base += "&";
+  return std::unique_ptr<ClickHouseClient>(new ClickHouseClient(base));
+}
+
+ClickHouseClient::ClickHouseClient(std::string base_url)
+    : base_url_(std::move(base_url)), curl_(curl_easy_init()) {}
+
+ClickHouseClient::~ClickHouseClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+absl::StatusOr<std::string> ClickHouseClient::Post(const std::string& query_param,
+                                                   const std::string& body) {
+  absl::MutexLock lock(&mu_);
+  CURL* curl = static_cast<CURL*>(curl_);
+  const std::string url = base_url_ + "query=" + UrlEncode(curl, query_param);
+  std::string response;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 300000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  const CURLcode rc = curl_easy_perform(curl);
+  if (rc != CURLE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("ClickHouse request failed: ", curl_easy_strerror(rc)));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 500) {
+    return absl::UnavailableError(absl::StrCat("ClickHouse answered ", status, ": ",
+                                               absl::string_view(response).substr(0, 500)));
+  }
+  if (status >= 400) {
+    return absl::InvalidArgumentError(absl::StrCat("ClickHouse rejected the query (", status, "): ",
+                                                   absl::string_view(response).substr(0, 500)));
+  }
+  return response;
+}
+
+absl::StatusOr<std::string> ClickHouseClient::Query(absl::string_view sql) {
+  return Post(std::string(sql), "");
+}
+
+absl::Status ClickHouseClient::InsertRowBinary(absl::string_view target, const std::string& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  return Post(absl::StrCat("INSERT INTO ", target, " FORMAT RowBinary"), rows).status();
+}
+
+absl::StatusOr<ClickHouseVersion> ClickHouseClient::Version() {
+  ASSIGN_OR_RETURN(std::string text, Query("SELECT version()"));
+  std::vector<std::string> parts = absl::StrSplit(text, '.');
+  ClickHouseVersion v;
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &v.major) ||
+      !absl::SimpleAtoi(parts[1], &v.minor)) {
+    return absl::InternalError(absl::StrCat("cannot parse ClickHouse version '", text, "'"));
+  }
+  return v;
+}
+
+}  // namespace vecsync::clients

@@ -1,0 +1,89 @@
+// A ClickHouse client over its HTTP interface (port 8123 by default): queries as text and
+// RowBinary inserts. Works with ClickHouse 18.16 (Debian) and current releases.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto ch, ClickHouseClient::Create("http://127.0.0.1:8123"));
+//   ASSIGN_OR_RETURN(std::string tsv, ch->Query("SELECT count() FROM pg_embeddings"));
+//   RowBinaryWriter rows;
+//   rows.String("action"); rows.Int64(2); ...
+//   RETURN_IF_ERROR(ch->InsertRowBinary("pg_embeddings (domain, team_id, ...)", rows.data()));
+//
+// Errors: UNAVAILABLE when the server cannot be reached or answers 5xx (retry), INVALID_ARGUMENT
+// for a rejected query (4xx, the server's message included).
+//
+// Thread-safe: calls are serialized on one keep-alive connection.
+#ifndef VECSYNC_CLIENTS_CLICKHOUSE_CLIENT_H_
+#define VECSYNC_CLIENTS_CLICKHOUSE_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+
+namespace vecsync::clients {
+
+// Builds the RowBinary encoding of rows: little-endian numbers, LEB128-prefixed strings and
+// arrays, one row's columns after another, in the insert's column order.
+class RowBinaryWriter {
+ public:
+  void UInt8(uint8_t v) { Append(&v, 1); }
+  void UInt32(uint32_t v) { Append(&v, 4); }
+  void UInt64(uint64_t v) { Append(&v, 8); }
+  void Int64(int64_t v) { Append(&v, 8); }
+  // DateTime is seconds since the epoch as UInt32; DateTime64(6) is microseconds as Int64.
+  void DateTime(uint32_t seconds) { UInt32(seconds); }
+  void String(absl::string_view s);
+  void Float32Array(const std::vector<float>& values);
+
+  const std::string& data() const { return data_; }
+  size_t size() const { return data_.size(); }
+  void Clear() { data_.clear(); }
+
+ private:
+  void VarUInt(uint64_t v);
+  void Append(const void* p, size_t n) { data_.append(static_cast<const char*>(p), n); }
+  std::string data_;
+};
+
+struct ClickHouseVersion {
+  int major = 0;
+  int minor = 0;
+  // DateTime64, ReplacingMergeTree's is_deleted argument and cosineDistance are missing on
+  // older servers (18.16 has none of them).
+  bool has_datetime64() const { return major > 20 || (major == 20 && minor >= 1); }
+};
+
+class ClickHouseClient {
+ public:
+  // `url` is http://[user[:password]@]host:port; the database may be given as ?database=name.
+  static absl::StatusOr<std::unique_ptr<ClickHouseClient>> Create(const std::string& url);
+  ~ClickHouseClient();
+  ClickHouseClient(const ClickHouseClient&) = delete;
+  ClickHouseClient& operator=(const ClickHouseClient&) = delete;
+
+  // Runs `sql` and returns the response body (TabSeparated unless the query says FORMAT).
+  absl::StatusOr<std::string> Query(absl::string_view sql);
+  absl::Status Execute(absl::string_view sql) { return Query(sql).status(); }
+
+  // Inserts RowBinary-encoded rows: `target` is "table (col1, col2, …)".
+  absl::Status InsertRowBinary(absl::string_view target, const std::string& rows);
+
+  absl::StatusOr<ClickHouseVersion> Version();
+
+ private:
+  explicit ClickHouseClient(std::string base_url);
+  absl::StatusOr<std::string> Post(const std::string& query_param, const std::string& body);
+
+  const std::string base_url_;
+  absl::Mutex mu_;
+  void* curl_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vecsync::clients
+
+#endif  // VECSYNC_CLIENTS_CLICKHOUSE_CLIENT_H_

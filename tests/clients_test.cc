@@ -1,0 +1,84 @@
+// The offline providers, and the ClickHouse client against the real ClickHouse.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "src/clients/summarizer.h"
+
+namespace vecsync::clients {
+namespace {
+
+double Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += static_cast<double>(a[i]) * b[i];
+  return d;
+}
+
+TEST(HashingEmbedderTest, UnitVectorsDeterministicAndSimilarForSimilarText) {
+  auto e = HashingEmbedder::Create(256);
+  ASSERT_TRUE(e.ok());
+  auto v = (*e)->Embed({"Clicked the upgrade button on pricing", "clicked the UPGRADE button",
+                        "Exported a CSV report", ""});
+  ASSERT_TRUE(v.ok());
+  for (const auto& x : *v) {
+    ASSERT_EQ(x.size(), 256u);
+    EXPECT_NEAR(Dot(x, x), 1.0, 1e-5);
+  }
+  EXPECT_EQ((*v)[0], (*e)->EmbedOne("Clicked the upgrade button on pricing"));
+  EXPECT_GT(Dot((*v)[0], (*v)[1]), Dot((*v)[0], (*v)[2]) + 0.3);
+  EXPECT_EQ(HashingEmbedder::Create(0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TemplateSummarizerTest, JoinsLinesIntoSentencesAndFlagsEmptyInput) {
+  TemplateSummarizer s;
+  auto out = s.Summarize({"Name: A\nDescription: does things\n", "  \n"});
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE((*out)[0].ok());
+  EXPECT_EQ(*(*out)[0], "Name: A. Description: does things.");
+  EXPECT_EQ((*out)[1].status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RowBinaryWriterTest, EncodesLengthsAsLeb128) {
+  RowBinaryWriter w;
+  w.String(std::string(300, 'x'));
+  ASSERT_EQ(w.size(), 302u);
+  EXPECT_EQ(static_cast<unsigned char>(w.data()[0]), 0xAC);  // 300 = 0b10'0101100
+  EXPECT_EQ(static_cast<unsigned char>(w.data()[1]), 0x02);
+}
+
+TEST(ClickHouseClientTest, InsertsRowBinaryAndReadsItBack) {
+  const char* url = std::getenv("VECSYNC_CLICKHOUSE_URL");
+  ASSERT_NE(url, nullptr) << "VECSYNC_CLICKHOUSE_URL is not set: run through scripts/test";
+  auto ch = ClickHouseClient::Create(url);
+  ASSERT_TRUE(ch.ok()) << ch.status();
+  auto version = (*ch)->Version();
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_GE(version->major, 18);
+  ASSERT_TRUE((*ch)->Execute("DROP TABLE IF EXISTS vecsync_clients_test").ok());
+  ASSERT_TRUE((*ch)
+                  ->Execute("CREATE TABLE vecsync_clients_test (id String, n Int64, "
+                            "v Array(Float32), flag UInt8) ENGINE = MergeTree ORDER BY id")
+                  .ok());
+  RowBinaryWriter rows;
+  for (int i = 0; i < 1000; ++i) {
+    rows.String("id-" + std::to_string(i));
+    rows.Int64(-i);
+    rows.Float32Array({0.5f, static_cast<float>(i)});
+    rows.UInt8(i % 2);
+  }
+  ASSERT_TRUE((*ch)->InsertRowBinary("vecsync_clients_test (id, n, v, flag)", rows.data()).ok());
+  auto sum = (*ch)->Query("SELECT count(), sum(n), sum(v[2]), sum(flag) FROM vecsync_clients_test");
+  ASSERT_TRUE(sum.ok()) << sum.status();
+  EXPECT_EQ(*sum, "1000\t-499500\t499500\t500\n");
+  auto bad = (*ch)->Query("SELECT nonsense FROM nowhere");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ClickHouseClient::Create("localhost:8123").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE((*ch)->Execute("DROP TABLE vecsync_clients_test").ok());
+}
+
+}  // namespace
+}  // namespace vecsync::clients
