@@ -2,11 +2,14 @@
 
 #include "src/common/status_macros.h"
 #include "workflows/demo_greeting.h"
+#include "workflows/sync_entity_vectors.h"
 
 namespace vecsync::workflows {
 
-absl::Status RegisterAllWorkflows(engine::Registry* registry) {
+absl::Status RegisterAllWorkflows(engine::Registry* registry, SyncEnvironment* env) {
+  static SyncEnvironment unusable;
   RETURN_IF_ERROR(RegisterDemoGreeting(registry));
+  RETURN_IF_ERROR(RegisterSyncEntityVectors(registry, env == nullptr ? &unusable : env));
   return absl::OkStatus();
 }
 

@@ -4,10 +4,13 @@
 
 #include "absl/status/status.h"
 #include "src/engine/registry.h"
+#include "workflows/sync_activities.h"
 
 namespace vecsync::workflows {
 
-absl::Status RegisterAllWorkflows(engine::Registry* registry);
+// `env` is what the sync activities use; null registers them unusable, which is enough for a
+// registry that only validates starts (the CLI's).
+absl::Status RegisterAllWorkflows(engine::Registry* registry, SyncEnvironment* env);
 
 }  // namespace vecsync::workflows
 

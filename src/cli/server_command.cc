@@ -10,8 +10,12 @@
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "src/cli/commands.h"
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "src/clients/summarizer.h"
 #include "src/common/log.h"
 #include "src/common/pg.h"
+#include "src/common/pg_pool.h"
 #include "src/engine/migrations.h"
 #include "src/engine/worker.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
@@ -22,6 +26,10 @@ namespace {
 
 struct ServerFlags {
   DatabaseFlags db;
+  std::string clickhouse_url;
+  std::string summarizer = "template";
+  std::string embedder = "hashing";
+  int embedding_dimensions = 512;
   std::string listen = "127.0.0.1:7233";
   bool workers = true;
   int max_concurrent_workflows = 256;
@@ -64,8 +72,20 @@ void RunServer(const ServerFlags& flags) {
     auto applied = engine::Migrate(**conn);
     if (!applied.ok()) return Fail(applied.status());
   }
+  // What the sync workflow talks to: the database, ClickHouse and the providers.
+  PgPool sync_pool(flags.db.pg_url, 8);
+  workflows::SyncEnvironment env;
+  env.pool = &sync_pool;
+  auto clickhouse = clients::ClickHouseClient::Create(flags.clickhouse_url);
+  if (!clickhouse.ok()) return Fail(clickhouse.status());
+  env.clickhouse = clickhouse->get();
+  clients::TemplateSummarizer template_summarizer;
+  env.summarizer = &template_summarizer;
+  auto hashing = clients::HashingEmbedder::Create(flags.embedding_dimensions);
+  if (!hashing.ok()) return Fail(hashing.status());
+  env.embedder = hashing->get();
   engine::Registry registry;
-  if (absl::Status s = workflows::RegisterAllWorkflows(&registry); !s.ok()) return Fail(s);
+  if (absl::Status s = workflows::RegisterAllWorkflows(&registry, &env); !s.ok()) return Fail(s);
 
   engine::WorkerOptions options;
   options.max_concurrent_workflows = flags.max_concurrent_workflows;
@@ -111,6 +131,21 @@ void AddServerCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "server", "Run the gRPC API and the workflow workers (migrates the schema first)");
   AddDatabaseFlags(cmd, &flags->db);
+  cmd->add_option("--clickhouse-url", flags->clickhouse_url,
+                  "ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (env VECSYNC_CLICKHOUSE_URL)")
+      ->envname("VECSYNC_CLICKHOUSE_URL");
+  cmd->add_option("--summarizer", flags->summarizer,
+                  "template (offline, deterministic); openai comes with the provider clients")
+      ->check(CLI::IsMember({"template"}))
+      ->capture_default_str();
+  cmd->add_option("--embedder", flags->embedder,
+                  "hashing (offline feature hashing); openai comes with the provider clients")
+      ->check(CLI::IsMember({"hashing"}))
+      ->capture_default_str();
+  cmd->add_option("--embedding-dimensions", flags->embedding_dimensions,
+                  "Vector dimensions of the hashing embedder")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
   cmd->add_option("--listen", flags->listen, "gRPC listen address (env VECSYNC_LISTEN)")
       ->envname("VECSYNC_LISTEN")
       ->capture_default_str();

@@ -82,7 +82,7 @@ template <typename Fn>
 void WithClient(const WorkflowFlags& flags, Fn fn) {
   PgPool pool(flags.db.pg_url, 2);
   engine::Registry registry;
-  if (absl::Status s = workflows::RegisterAllWorkflows(&registry); !s.ok()) return Fail(s);
+  if (absl::Status s = workflows::RegisterAllWorkflows(&registry, nullptr); !s.ok()) return Fail(s);
   engine::Client client(&pool, &registry);
   fn(client);
 }

@@ -1,0 +1,521 @@
+#include "workflows/sync_activities.h"
+
+#include <cstring>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "entities/registry.h"
+#include "src/common/status_macros.h"
+#include "src/engine/errors.h"
+
+namespace vecsync::workflows {
+namespace {
+
+using entities::EntityConfig;
+using entities::EntityRecord;
+
+constexpr char kEpoch[] = "'epoch'::timestamptz + interval '1 microsecond' * ";
+
+uint64_t Fnv1a(absl::string_view s, uint64_t h) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string Us(absl::string_view column) {
+  return absl::StrCat("(EXTRACT(EPOCH FROM ", column, ") * 1000000)::bigint");
+}
+
+Json JsonColumn(const PgResult& r, int row, int col) {
+  if (r.IsNull(row, col)) return Json();
+  Json j = Json::parse(r.Get(row, col), nullptr, false);
+  return j.is_discarded() ? Json() : j;
+}
+
+// The key of an entity within a domain.
+using Key = std::pair<int64_t, std::string>;
+
+struct Keys {
+  std::vector<int64_t> teams;
+  std::vector<std::string> ids;
+};
+
+absl::StatusOr<Keys> ParseKeys(const Json& keys) {
+  Keys out;
+  if (!keys.is_array()) return absl::InvalidArgumentError("keys must be an array");
+  for (const Json& k : keys) {
+    if (!k.is_array() || k.size() != 2) return absl::InvalidArgumentError("bad key");
+    out.teams.push_back(k[0].get<int64_t>());
+    out.ids.push_back(k[1].get<std::string>());
+  }
+  return out;
+}
+
+// ClickHouse's row version: newer embedding versions win, then newer source content.
+uint64_t RowVersion(int embedding_version, absl::Time source_updated_at) {
+  const uint64_t ms =
+      static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixMillis(source_updated_at)));
+  return (static_cast<uint64_t>(embedding_version) << 44) | (ms & ((1ULL << 44) - 1));
+}
+
+std::string VectorBytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+
+// ---- sync-prepare ---------------------------------------------------------------------------
+
+absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, const Json& input) {
+  ASSIGN_OR_RETURN(clients::ClickHouseVersion version, env->clickhouse->Version());
+  const char* timestamp_type = version.has_datetime64() ? "DateTime64(6)" : "DateTime";
+  RETURN_IF_ERROR(env->clickhouse->Execute(
+      absl::StrCat("CREATE TABLE IF NOT EXISTS ", env->table,
+                   " (domain String, team_id Int64, id String, vector Array(Float32), text String, "
+                   "properties String, timestamp ",
+                   timestamp_type,
+                   " DEFAULT now(), is_deleted UInt8, "
+                   "embedding_version UInt32, version UInt64) "
+                   "ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id)")));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", Us("watermark"),
+                                                        " FROM vecsync.sync_watermarks "
+                                                        "WHERE domain = $1 AND "
+                                                        "embedding_version = $2"),
+                                           input["domain"].get<std::string>(),
+                                           input["embedding_version"].get<int>()));
+  return Json{{"watermark_us", r.rows() == 1 ? Json(r.GetInt64(0, 0)) : Json()},
+              {"datetime64", version.has_datetime64()}};
+}
+
+// ---- sync-select ----------------------------------------------------------------------------
+
+absl::StatusOr<Json> Select(SyncEnvironment* env, engine::ActivityContext&, const Json& input) {
+  ASSIGN_OR_RETURN(const EntityConfig* config,
+                   entities::EntityConfigRegistry::Default().Find(input["domain"]));
+  const std::string phase = input["phase"];
+  const Json& cursor = input["cursor"];
+  const int limit = input["limit"];
+  const std::optional<std::string> teams =
+      input["team_ids"].empty() ? std::nullopt
+                                : std::optional<std::string>(PgArrayLiteral(
+                                      input["team_ids"].get<std::vector<int64_t>>()));
+  const std::optional<std::string> ids =
+      input["entity_ids"].empty() ? std::nullopt
+                                  : std::optional<std::string>(PgArrayLiteral(
+                                        input["entity_ids"].get<std::vector<std::string>>()));
+  const std::string id = config->id_sql();
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  PgResult r;
+  if (phase == "changed") {
+    // Rows of approved organizations changed after the watermark and up to the snapshot, in
+    // (updated_at, team_id, id) order: an index range on updated_at, never a full scan.
+    ASSIGN_OR_RETURN(
+        r,
+        conn->Query(absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), " FROM ",
+                                 config->table(),
+                                 " s JOIN posthog_team t ON t.id = s.team_id "
+                                 "JOIN posthog_organization o ON o.id = t.organization_id "
+                                 "WHERE o.is_ai_data_processing_approved "
+                                 "AND s.updated_at <= ",
+                                 kEpoch,
+                                 "$1::bigint "
+                                 "AND s.updated_at > ",
+                                 kEpoch,
+                                 "$2::bigint "
+                                 "AND (s.updated_at, s.team_id, ",
+                                 id, ") > (", kEpoch,
+                                 "$3::bigint, $4::bigint, $5::text) "
+                                 "AND ($6::bigint[] IS NULL OR s.team_id = ANY($6::bigint[])) "
+                                 "AND ($7::text[] IS NULL OR ",
+                                 id,
+                                 " = ANY($7::text[])) "
+                                 "ORDER BY s.updated_at, s.team_id, ",
+                                 id, " LIMIT $8"),
+                    input["snapshot_us"].get<int64_t>(), input["watermark_us"].get<int64_t>(),
+                    cursor.value("updated_us", int64_t{-1}), cursor.value("team_id", int64_t{-1}),
+                    cursor.value("id", std::string()), teams, ids, limit));
+  } else if (phase == "retry" || phase == "hard_deleted") {
+    // Entities whose last attempt failed, or (for domains whose rows are deleted outright)
+    // synced entities whose source row is gone.
+    const std::string condition =
+        phase == "retry" ? std::string("st.failures > 0 AND NOT st.quarantined")
+                         : absl::StrCat("NOT st.deleted AND NOT EXISTS (SELECT 1 FROM ",
+                                        config->table(), " s WHERE ", id, " = st.entity_id)");
+    ASSIGN_OR_RETURN(
+        r,
+        conn->Query(absl::StrCat("SELECT st.team_id, st.entity_id, 0 FROM vecsync.entity_state st "
+                                 "WHERE st.domain = $1 AND ",
+                                 condition,
+                                 " AND (st.team_id, st.entity_id) > ($2::bigint, $3::text) "
+                                 "AND ($4::bigint[] IS NULL OR st.team_id = ANY($4::bigint[])) "
+                                 "AND ($5::text[] IS NULL OR st.entity_id = ANY($5::text[])) "
+                                 "ORDER BY st.team_id, st.entity_id LIMIT $6"),
+                    config->domain(), cursor.value("team_id", int64_t{-1}),
+                    cursor.value("id", std::string()), teams, ids, limit));
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown phase ", phase));
+  }
+  Json keys = Json::array();
+  Json next = cursor;
+  for (int i = 0; i < r.rows(); ++i) {
+    keys.push_back(Json::array({r.GetInt64(i, 0), r.GetString(i, 1)}));
+    next = {
+        {"updated_us", r.GetInt64(i, 2)}, {"team_id", r.GetInt64(i, 0)}, {"id", r.GetString(i, 1)}};
+  }
+  return Json{{"keys", keys}, {"cursor", next}, {"done", r.rows() < limit}};
+}
+
+// ---- sync-process ---------------------------------------------------------------------------
+
+struct State {
+  std::string content_hash, summary, summary_hash, vector_hash;
+  int embedding_version = -1;
+  bool deleted = false;
+  bool synced = false;
+  int failures = 0;
+};
+
+struct Work {
+  Key key;
+  std::optional<EntityRecord> entity;  // nullopt: gone from the source (or not approved).
+  State state;
+  bool has_state = false;
+  std::string rendered, content_hash, summary, summary_hash, vector_hash;
+  Json properties;
+  std::string error;  // Set when this item failed.
+};
+
+absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
+                             const Json& input) {
+  ASSIGN_OR_RETURN(const EntityConfig* config,
+                   entities::EntityConfigRegistry::Default().Find(input["domain"]));
+  ASSIGN_OR_RETURN(Keys keys, ParseKeys(input["keys"]));
+  const int version = input["embedding_version"];
+  const int embed_batch = input.value("embed_batch_size", 96);
+  const std::string domain = config->domain();
+  const std::string id = config->id_sql();
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+
+  std::map<Key, Work> work;
+  for (size_t i = 0; i < keys.ids.size(); ++i) {
+    work[{keys.teams[i], keys.ids[i]}].key = {keys.teams[i], keys.ids[i]};
+  }
+  ASSIGN_OR_RETURN(
+      PgResult rows,
+      conn->Query(
+          absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), ", ",
+                       config->deleted_sql(), ", ", config->fields_sql(), " FROM ", config->table(),
+                       " s "
+                       "JOIN posthog_team t ON t.id = s.team_id "
+                       "JOIN posthog_organization o ON o.id = t.organization_id "
+                       "WHERE o.is_ai_data_processing_approved AND (s.team_id, ",
+                       id, ") IN (SELECT * FROM unnest($1::bigint[], $2::text[]))"),
+          PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  for (int i = 0; i < rows.rows(); ++i) {
+    EntityRecord e;
+    e.team_id = rows.GetInt64(i, 0);
+    e.id = rows.GetString(i, 1);
+    e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 2));
+    e.deleted = rows.GetBool(i, 3);
+    e.fields = JsonColumn(rows, i, 4);
+    auto it = work.find({e.team_id, e.id});
+    if (it != work.end()) it->second.entity = std::move(e);
+  }
+  ASSIGN_OR_RETURN(
+      PgResult states,
+      conn->Query("SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
+                  "embedding_version, deleted, synced_at IS NOT NULL, failures "
+                  "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
+                  "(SELECT * FROM unnest($2::bigint[], $3::text[]))",
+                  domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  for (int i = 0; i < states.rows(); ++i) {
+    auto it = work.find({states.GetInt64(i, 0), states.GetString(i, 1)});
+    if (it == work.end()) continue;
+    State& s = it->second.state;
+    s.content_hash = states.GetString(i, 2);
+    s.summary = states.GetString(i, 3);
+    s.summary_hash = states.GetString(i, 4);
+    s.vector_hash = states.GetString(i, 5);
+    s.embedding_version = static_cast<int>(states.GetInt64(i, 6, -1));
+    s.deleted = states.GetBool(i, 7);
+    s.synced = states.GetBool(i, 8);
+    s.failures = static_cast<int>(states.GetInt64(i, 9));
+    it->second.has_state = true;
+  }
+
+  Json counts = {{"selected", work.size()}, {"summarized", 0}, {"embedded", 0},
+                 {"skipped_unchanged", 0},  {"failed", 0},     {"tombstoned", 0}};
+  const std::string embed_identity =
+      absl::StrCat(env->embedder->model(), "/", env->embedder->dimensions());
+  std::vector<Work*> to_summarize, to_embed, tombstones;
+  for (auto& [key, w] : work) {
+    if (!w.entity || w.entity->deleted) {
+      // Deleted (or gone, or no longer approved): a tombstone if it was ever synced.
+      if (w.has_state && w.state.synced && !w.state.deleted) {
+        tombstones.push_back(&w);
+      } else {
+        counts["skipped_unchanged"] = counts["skipped_unchanged"].get<int>() + 1;
+      }
+      continue;
+    }
+    w.rendered = config->Render(*w.entity);
+    w.properties = config->Properties(*w.entity);
+    w.properties["embedding_version"] = version;
+    w.content_hash = StableHash(absl::StrCat(env->summarizer->version(), "\n", w.rendered));
+    if (w.has_state && w.state.content_hash == w.content_hash && !w.state.summary.empty()) {
+      w.summary = w.state.summary;
+      w.summary_hash = w.state.summary_hash;
+    } else {
+      to_summarize.push_back(&w);
+    }
+  }
+  // Summarize what changed, all at once (the provider client caps each request).
+  if (!to_summarize.empty()) {
+    std::vector<std::string> inputs;
+    for (Work* w : to_summarize) inputs.push_back(w->rendered);
+    ASSIGN_OR_RETURN(auto summaries, env->summarizer->Summarize(inputs));
+    for (size_t i = 0; i < to_summarize.size(); ++i) {
+      Work* w = to_summarize[i];
+      if (!summaries[i].ok()) {
+        w->error = std::string(summaries[i].status().message());
+        continue;
+      }
+      w->summary = *summaries[i];
+      w->summary_hash = StableHash(w->summary);
+      counts["summarized"] = counts["summarized"].get<int>() + 1;
+    }
+    RETURN_IF_ERROR(ctx.Heartbeat({{"stage", "summarized"}}));
+  }
+  for (auto& [key, w] : work) {
+    if (!w.entity || w.entity->deleted || !w.error.empty()) continue;
+    w.vector_hash = StableHash(absl::StrCat(w.summary_hash, "/", embed_identity));
+    if (w.has_state && w.state.synced && !w.state.deleted && w.state.vector_hash == w.vector_hash &&
+        w.state.embedding_version == version) {
+      counts["skipped_unchanged"] = counts["skipped_unchanged"].get<int>() + 1;
+    } else {
+      to_embed.push_back(&w);
+    }
+  }
+
+  PgTransaction txn(*conn);
+  RETURN_IF_ERROR(txn.Begin());
+  // Record new summaries first: a crash after this never summarizes them again.
+  for (Work* w : to_summarize) {
+    if (!w->error.empty()) continue;
+    RETURN_IF_ERROR(
+        conn->Query("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, content_hash, "
+                    "  summary, summary_hash, source_updated_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, " +
+                        std::string(kEpoch) +
+                        "$7::bigint) "
+                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                        "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
+                        "  summary_hash = EXCLUDED.summary_hash, updated_at = now()",
+                    domain, w->key.first, w->key.second, w->content_hash, w->summary,
+                    w->summary_hash, absl::ToUnixMicros(w->entity->updated_at))
+            .status());
+  }
+  for (size_t start = 0; start < to_embed.size(); start += static_cast<size_t>(embed_batch)) {
+    const size_t end = std::min(to_embed.size(), start + static_cast<size_t>(embed_batch));
+    std::vector<std::string> texts;
+    for (size_t i = start; i < end; ++i) texts.push_back(to_embed[i]->summary);
+    absl::StatusOr<std::vector<std::vector<float>>> vectors = env->embedder->Embed(texts);
+    if (!vectors.ok()) {
+      const absl::StatusCode code = vectors.status().code();
+      if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
+          code == absl::StatusCode::kDeadlineExceeded) {
+        return vectors.status();  // The provider may recover: the engine retries the activity.
+      }
+      for (size_t i = start; i < end; ++i)
+        to_embed[i]->error = std::string(vectors.status().message());
+      continue;
+    }
+    for (size_t i = start; i < end; ++i) {
+      Work* w = to_embed[i];
+      RETURN_IF_ERROR(
+          conn->Query("INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+                      "  text, properties, is_deleted, embedding_version, row_version, "
+                      "  source_updated_at, vector_hash) "
+                      "VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::jsonb, false, $7, $8, " +
+                          std::string(kEpoch) +
+                          "$9::bigint, $10) "
+                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                          "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
+                          "  properties = EXCLUDED.properties, is_deleted = false, "
+                          "  embedding_version = EXCLUDED.embedding_version, "
+                          "  row_version = EXCLUDED.row_version, "
+                          "  source_updated_at = EXCLUDED.source_updated_at, "
+                          "  vector_hash = EXCLUDED.vector_hash",
+                      domain, w->key.first, w->key.second,
+                      absl::BytesToHexString(VectorBytes((*vectors)[i - start])), w->summary,
+                      w->properties.dump(), version,
+                      static_cast<int64_t>(RowVersion(version, w->entity->updated_at)),
+                      absl::ToUnixMicros(w->entity->updated_at), w->vector_hash)
+              .status());
+      counts["embedded"] = counts["embedded"].get<int>() + 1;
+    }
+  }
+  for (Work* w : tombstones) {
+    const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
+    RETURN_IF_ERROR(
+        conn->Query(
+                "INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+                "  text, properties, is_deleted, embedding_version, row_version, "
+                "  source_updated_at) "
+                "VALUES ($1, $2, $3, ''::bytea, '', '{}'::jsonb, true, $4, $5, " +
+                    std::string(kEpoch) +
+                    "$6::bigint) "
+                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET vector = ''::bytea, "
+                    "  text = '', is_deleted = true, row_version = EXCLUDED.row_version, "
+                    "  source_updated_at = EXCLUDED.source_updated_at",
+                domain, w->key.first, w->key.second, version,
+                static_cast<int64_t>(RowVersion(version, when)), absl::ToUnixMicros(when))
+            .status());
+    counts["tombstoned"] = counts["tombstoned"].get<int>() + 1;
+  }
+  // Failed items: recorded with their error, retried by later runs, quarantined at the limit.
+  for (auto& [key, w] : work) {
+    if (w.error.empty()) continue;
+    counts["failed"] = counts["failed"].get<int>() + 1;
+    RETURN_IF_ERROR(
+        conn->Query("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, failures, "
+                    "  last_error, quarantined) VALUES ($1, $2, $3, 1, $4, 1 >= $5) "
+                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                    "  failures = entity_state.failures + 1, last_error = EXCLUDED.last_error, "
+                    "  quarantined = entity_state.failures + 1 >= $5, updated_at = now()",
+                    domain, key.first, key.second, w.error, kMaxEntityFailures)
+            .status());
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  return counts;
+}
+
+// ---- sync-flush -----------------------------------------------------------------------------
+
+absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, const Json& input) {
+  const std::string domain = input["domain"];
+  const int limit = input["insert_batch_size"];
+  const bool datetime64 = input.value("datetime64", false);
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  int64_t inserted = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        conn->Query(absl::StrCat("SELECT team_id, entity_id, encode(vector, 'hex'), text, "
+                                 "properties::text, is_deleted, embedding_version, row_version "
+                                 "FROM vecsync.pending_vectors WHERE domain = $1 "
+                                 "ORDER BY team_id, entity_id LIMIT $2"),
+                    domain, limit));
+    if (r.rows() == 0) break;
+    clients::RowBinaryWriter rows;
+    std::vector<int64_t> teams, versions;
+    std::vector<std::string> ids;
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::string bytes = absl::HexStringToBytes(r.Get(i, 2));
+      std::vector<float> vector(bytes.size() / sizeof(float));
+      if (!vector.empty()) std::memcpy(vector.data(), bytes.data(), vector.size() * sizeof(float));
+      rows.String(domain);
+      rows.Int64(r.GetInt64(i, 0));
+      rows.String(r.Get(i, 1));
+      rows.Float32Array(vector);
+      rows.String(r.Get(i, 3));
+      rows.String(r.Get(i, 4));
+      if (datetime64) {
+        rows.Int64(now_us);
+      } else {
+        rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
+      }
+      rows.UInt8(r.GetBool(i, 5) ? 1 : 0);
+      rows.UInt32(static_cast<uint32_t>(r.GetInt64(i, 6)));
+      rows.UInt64(static_cast<uint64_t>(r.GetInt64(i, 7)));
+      teams.push_back(r.GetInt64(i, 0));
+      ids.push_back(r.GetString(i, 1));
+      versions.push_back(r.GetInt64(i, 7));
+    }
+    RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
+        absl::StrCat(env->table,
+                     " (domain, team_id, id, vector, text, properties, timestamp, "
+                     "is_deleted, embedding_version, version)"),
+        rows.data()));
+    // Record them as synced and drop them from the hand-off table, unless a newer version of
+    // the same entity arrived meanwhile (its row_version differs: it stays pending).
+    ASSIGN_OR_RETURN(
+        PgResult moved,
+        conn->Query("WITH moved AS ("
+                    "  DELETE FROM vecsync.pending_vectors p USING unnest($2::bigint[], "
+                    "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
+                    "  WHERE p.domain = $1 AND p.team_id = v.team_id "
+                    "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
+                    "  RETURNING p.*) "
+                    "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
+                    "  vector_hash, embedding_version, synced_at, deleted, source_updated_at) "
+                    "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
+                    "  is_deleted, source_updated_at FROM moved "
+                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                    "  vector_hash = EXCLUDED.vector_hash, "
+                    "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
+                    "  deleted = EXCLUDED.deleted, "
+                    "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "
+                    "  last_error = NULL, quarantined = false, updated_at = now() "
+                    "RETURNING 1",
+                    domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions)));
+    inserted += r.rows();
+    RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
+    if (r.rows() < limit) break;
+  }
+  return Json{{"inserted", inserted}};
+}
+
+// ---- sync-finish ----------------------------------------------------------------------------
+
+absl::StatusOr<Json> Finish(SyncEnvironment* env, engine::ActivityContext&, const Json& input) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  RETURN_IF_ERROR(
+      conn->Query(absl::StrCat("INSERT INTO vecsync.sync_watermarks (domain, embedding_version, "
+                               "watermark) VALUES ($1, $2, ",
+                               kEpoch,
+                               "$3::bigint) "
+                               "ON CONFLICT (domain, embedding_version) DO UPDATE SET "
+                               "watermark = GREATEST(sync_watermarks.watermark, "
+                               "EXCLUDED.watermark)"),
+                  input["domain"].get<std::string>(), input["embedding_version"].get<int>(),
+                  input["snapshot_us"].get<int64_t>())
+          .status());
+  return Json::object();
+}
+
+template <typename Fn>
+engine::ActivityFunction Bind(SyncEnvironment* env, Fn fn) {
+  return [env, fn](engine::ActivityContext& ctx, const Json& input) -> absl::StatusOr<Json> {
+    try {
+      return fn(env, ctx, input);
+    } catch (const Json::exception& e) {
+      return engine::ApplicationError("BAD_INPUT", absl::StrCat("bad activity input: ", e.what()),
+                                      /*non_retryable=*/true, absl::StatusCode::kInvalidArgument);
+    }
+  };
+}
+
+}  // namespace
+
+std::string StableHash(absl::string_view text) {
+  return absl::StrFormat("%016x%016x", Fnv1a(text, 1469598103934665603ULL),
+                         Fnv1a(text, 0x84222325CBF29CE4ULL));
+}
+
+absl::Status RegisterSyncActivities(engine::Registry* registry, SyncEnvironment* env) {
+  RETURN_IF_ERROR(registry->RegisterActivity("sync-prepare", Bind(env, Prepare)));
+  RETURN_IF_ERROR(registry->RegisterActivity("sync-select", Bind(env, Select)));
+  RETURN_IF_ERROR(registry->RegisterActivity("sync-process", Bind(env, Process)));
+  RETURN_IF_ERROR(registry->RegisterActivity("sync-flush", Bind(env, Flush)));
+  return registry->RegisterActivity("sync-finish", Bind(env, Finish));
+}
+
+}  // namespace vecsync::workflows

@@ -1,0 +1,46 @@
+// The activities of sync-entity-vectors. Vectors never pass through the engine's history: they
+// go from the embedder to vecsync.pending_vectors, and from there to ClickHouse in large
+// RowBinary inserts. Every activity is idempotent.
+//
+//   sync-prepare  {domain, embedding_version}        → {watermark_us|null}; creates the
+//                                                      ClickHouse table when missing
+//   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
+//   sync-process  {domain, keys, embedding_version,  → counts; summarizes what changed, embeds
+//                  embed_batch_size}                   what needs it, records failures
+//   sync-flush    {domain, insert_batch_size}        → {inserted}
+//   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark
+#ifndef VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
+#define VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "src/clients/summarizer.h"
+#include "src/common/pg_pool.h"
+#include "src/engine/registry.h"
+
+namespace vecsync::workflows {
+
+// After this many failed attempts an entity is quarantined: later runs skip it until
+// `vecsync entities failed --retry` clears it.
+inline constexpr int kMaxEntityFailures = 5;
+
+// What the sync activities work with. Not owned; must outlive the worker.
+struct SyncEnvironment {
+  PgPool* pool = nullptr;  // vecsync's database, where the source tables are readable too.
+  clients::ClickHouseClient* clickhouse = nullptr;
+  clients::Summarizer* summarizer = nullptr;
+  clients::Embedder* embedder = nullptr;
+  std::string table = "pg_embeddings";
+};
+
+absl::Status RegisterSyncActivities(engine::Registry* registry, SyncEnvironment* env);
+
+// A stable 128-bit hash of `text` as 32 hex digits (FNV-1a twice, different seeds).
+std::string StableHash(absl::string_view text);
+
+}  // namespace vecsync::workflows
+
+#endif  // VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_

@@ -1,0 +1,211 @@
+#include "workflows/sync_entity_vectors.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "entities/registry.h"
+#include "src/common/status_macros.h"
+#include "workflows/sync_input.h"
+
+namespace vecsync::workflows {
+namespace {
+
+using engine::ActivityHandle;
+using engine::ActivityOptions;
+using engine::WorkflowContext;
+
+constexpr const char* kCounters[] = {"selected", "summarized", "embedded", "skipped_unchanged",
+                                     "failed",   "tombstoned", "inserted"};
+
+ActivityOptions Options(absl::Duration start_to_close) {
+  ActivityOptions o;
+  o.start_to_close_timeout = start_to_close;
+  o.heartbeat_timeout = absl::Minutes(5);
+  o.retry_policy.initial_interval = absl::Seconds(1);
+  o.retry_policy.maximum_interval = absl::Minutes(1);
+  o.retry_policy.maximum_attempts = 10;
+  o.retry_policy.non_retryable_error_types = {"BAD_INPUT", "INVALID_ARGUMENT"};
+  return o;
+}
+
+// The run's position and totals, saved at every checkpoint.
+struct Position {
+  Json doc;
+
+  static Position Initial(const SyncInput& in) {
+    Json counters = Json::object();
+    for (const char* c : kCounters) counters[c] = 0;
+    return {{{"phase", "retry"},
+             {"cursor", Json::object()},
+             {"counters", counters},
+             {"domain", in.domain},
+             {"embedding_version", in.embedding_version}}};
+  }
+  void Add(const Json& counts) {
+    for (const auto& [k, v] : counts.items()) {
+      if (doc["counters"].contains(k)) {
+        doc["counters"][k] = doc["counters"][k].get<int64_t>() + v.get<int64_t>();
+      }
+    }
+  }
+};
+
+class SyncRun {
+ public:
+  SyncRun(WorkflowContext& ctx, SyncInput in, const entities::EntityConfig* config)
+      : ctx_(ctx), in_(std::move(in)), config_(config) {}
+
+  absl::StatusOr<Json> Run() {
+    position_ = ctx_.checkpoint().is_null() ? Position::Initial(in_) : Position{ctx_.checkpoint()};
+    if (!position_.doc.contains("snapshot_us")) {
+      ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
+      position_.doc["snapshot_us"] = absl::ToUnixMicros(in_.start_dt.value_or(now));
+      ASSIGN_OR_RETURN(Json prepared,
+                       ctx_.ExecuteActivity(
+                           "sync-prepare",
+                           {{"domain", in_.domain}, {"embedding_version", in_.embedding_version}},
+                           Options(absl::Minutes(1))));
+      // A full scan for a new embedding version or a first run; the watermark otherwise.
+      position_.doc["watermark_us"] =
+          prepared["watermark_us"].is_null() ? Json(int64_t{-1}) : prepared["watermark_us"];
+      position_.doc["datetime64"] = prepared["datetime64"];
+    }
+    const std::vector<std::string> phases =
+        config_->hard_deletes() ? std::vector<std::string>{"retry", "changed", "hard_deleted"}
+                                : std::vector<std::string>{"retry", "changed"};
+    int pages_since_checkpoint = 0;
+    while (true) {
+      const std::string phase = position_.doc["phase"];
+      ASSIGN_OR_RETURN(Json page, ctx_.ExecuteActivity("sync-select", SelectInput(phase),
+                                                       Options(absl::Minutes(5))));
+      for (const Json& key : page["keys"]) {
+        batch_.push_back(key);
+        if (static_cast<int>(batch_.size()) == in_.summarize_batch_size) {
+          RETURN_IF_ERROR(StartBatch());
+        }
+      }
+      position_.doc["cursor"] = page["cursor"];
+      if (page["done"].get<bool>()) {
+        if (!batch_.empty()) RETURN_IF_ERROR(StartBatch());
+        auto next = std::find(phases.begin(), phases.end(), phase) + 1;
+        if (next == phases.end()) break;
+        position_.doc["phase"] = *next;
+        position_.doc["cursor"] = Json::object();
+      }
+      if (in_.delay_between_batches > 0) {
+        RETURN_IF_ERROR(ctx_.Sleep(absl::Seconds(in_.delay_between_batches)));
+      }
+      // Checkpoint at quiet points now and then, to keep the history bounded.
+      if (++pages_since_checkpoint >= 20 && batch_.empty()) {
+        RETURN_IF_ERROR(Drain());
+        RETURN_IF_ERROR(ctx_.Checkpoint(position_.doc));
+        pages_since_checkpoint = 0;
+      }
+    }
+    RETURN_IF_ERROR(Drain());
+    RETURN_IF_ERROR(FlushPending());
+    if (!in_.filtered()) {
+      RETURN_IF_ERROR(ctx_.ExecuteActivity("sync-finish",
+                                           {{"domain", in_.domain},
+                                            {"embedding_version", in_.embedding_version},
+                                            {"snapshot_us", position_.doc["snapshot_us"]}},
+                                           Options(absl::Minutes(1)))
+                          .status());
+    }
+    RETURN_IF_ERROR(Report());
+    return position_.doc["counters"];
+  }
+
+ private:
+  Json SelectInput(const std::string& phase) const {
+    // A page holds enough keys for every parallel request, twice over.
+    const int limit = std::max(in_.summarize_batch_size * in_.max_parallel_requests * 2, 100);
+    return {{"domain", in_.domain},
+            {"phase", phase},
+            {"cursor", position_.doc["cursor"]},
+            {"limit", limit},
+            {"snapshot_us", position_.doc["snapshot_us"]},
+            {"watermark_us", position_.doc["watermark_us"]},
+            {"team_ids", in_.team_ids},
+            {"entity_ids", in_.entity_ids}};
+  }
+
+  // Starts a sync-process for the keys gathered, first waiting for a free slot.
+  absl::Status StartBatch() {
+    while (static_cast<int>(in_flight_.size()) >= in_.max_parallel_requests) {
+      RETURN_IF_ERROR(CollectOne());
+    }
+    ASSIGN_OR_RETURN(ActivityHandle h,
+                     ctx_.StartActivity("sync-process",
+                                        {{"domain", in_.domain},
+                                         {"keys", batch_},
+                                         {"embedding_version", in_.embedding_version},
+                                         {"embed_batch_size", in_.embed_batch_size}},
+                                        Options(absl::Minutes(10))));
+    in_flight_.push_back(h);
+    batch_ = Json::array();
+    return absl::OkStatus();
+  }
+
+  // Waits for one sync-process, adds its counts, and flushes when enough vectors wait.
+  absl::Status CollectOne() {
+    ASSIGN_OR_RETURN(size_t i, ctx_.AwaitAny(in_flight_));
+    ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
+    in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
+    position_.Add(counts);
+    pending_ += counts["embedded"].get<int64_t>() + counts["tombstoned"].get<int64_t>();
+    if (pending_ >= in_.insert_batch_size) RETURN_IF_ERROR(FlushPending());
+    return Report();
+  }
+
+  absl::Status Drain() {
+    while (!in_flight_.empty()) RETURN_IF_ERROR(CollectOne());
+    return absl::OkStatus();
+  }
+
+  absl::Status FlushPending() {
+    ASSIGN_OR_RETURN(Json flushed,
+                     ctx_.ExecuteActivity("sync-flush",
+                                          {{"domain", in_.domain},
+                                           {"insert_batch_size", in_.insert_batch_size},
+                                           {"datetime64", position_.doc["datetime64"]}},
+                                          Options(absl::Minutes(30))));
+    position_.Add({{"inserted", flushed["inserted"]}});
+    pending_ = 0;
+    return absl::OkStatus();
+  }
+
+  absl::Status Report() {
+    Json progress = position_.doc["counters"];
+    progress["domain"] = in_.domain;
+    progress["phase"] = position_.doc["phase"];
+    progress["in_flight"] = in_flight_.size();
+    return ctx_.SetProgress(progress);
+  }
+
+  WorkflowContext& ctx_;
+  const SyncInput in_;
+  const entities::EntityConfig* config_;
+  Position position_;
+  Json batch_ = Json::array();
+  std::vector<ActivityHandle> in_flight_;
+  int64_t pending_ = 0;
+};
+
+absl::StatusOr<Json> SyncEntityVectors(WorkflowContext& ctx, const Json& input) {
+  ASSIGN_OR_RETURN(SyncInput in, SyncInput::Parse(input));
+  ASSIGN_OR_RETURN(const entities::EntityConfig* config,
+                   entities::EntityConfigRegistry::Default().Find(in.domain));
+  return SyncRun(ctx, std::move(in), config).Run();
+}
+
+}  // namespace
+
+absl::Status RegisterSyncEntityVectors(engine::Registry* registry, SyncEnvironment* env) {
+  RETURN_IF_ERROR(RegisterSyncActivities(registry, env));
+  return registry->RegisterWorkflow(
+      kSyncEntityVectorsWorkflow, SyncEntityVectors,
+      [](const Json& input) { return SyncInput::Parse(input).status(); });
+}
+
+}  // namespace vecsync::workflows
