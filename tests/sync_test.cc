@@ -1,0 +1,235 @@
+// sync-entity-vectors end to end: seeded PostHog-shaped tables in the real PostgreSQL, the
+// workflow on a real worker, vectors in the real ClickHouse.
+#include <atomic>
+#include <cstdlib>
+#include <set>
+
+#include "absl/strings/str_split.h"
+#include "entities/sample_data.h"
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "src/clients/summarizer.h"
+#include "tests/engine_fixture.h"
+#include "workflows/sync_entity_vectors.h"
+
+namespace vecsync::workflows {
+namespace {
+
+using engine::ExecutionInfo;
+using engine::WorkflowStatus;
+
+// Counts what reaches the provider; fails entities whose input contains `fail_marker`.
+class CountingSummarizer : public clients::Summarizer {
+ public:
+  std::string version() const override { return inner_.version(); }
+  absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
+      const std::vector<std::string>& inputs) override {
+    items += static_cast<int>(inputs.size());
+    auto out = inner_.Summarize(inputs);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!fail_marker.empty() && inputs[i].find(fail_marker) != std::string::npos) {
+        (*out)[i] = absl::InternalError("the model refused");
+      }
+    }
+    return out;
+  }
+  std::atomic<int> items{0};
+  std::string fail_marker;
+
+ private:
+  clients::TemplateSummarizer inner_;
+};
+
+class CountingEmbedder : public clients::Embedder {
+ public:
+  CountingEmbedder() : inner_(std::move(clients::HashingEmbedder::Create(64).value())) {}
+  std::string model() const override { return inner_->model(); }
+  int dimensions() const override { return inner_->dimensions(); }
+  absl::StatusOr<std::vector<std::vector<float>>> Embed(
+      const std::vector<std::string>& texts) override {
+    items += static_cast<int>(texts.size());
+    return inner_->Embed(texts);
+  }
+  std::atomic<int> items{0};
+
+ private:
+  std::unique_ptr<clients::HashingEmbedder> inner_;
+};
+
+class SyncTest : public testing::EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    const char* ch_url = std::getenv("VECSYNC_CLICKHOUSE_URL");
+    ASSERT_NE(ch_url, nullptr) << "VECSYNC_CLICKHOUSE_URL is not set: run through scripts/test";
+    auto ch = clients::ClickHouseClient::Create(ch_url);
+    ASSERT_TRUE(ch.ok());
+    clickhouse_ = std::move(*ch);
+    table_ = "pg_embeddings_test_" + std::to_string(getpid());
+    ASSERT_TRUE(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_).ok());
+    Exec(
+        "DROP TABLE IF EXISTS posthog_action, posthog_cohort, posthog_eventdefinition, "
+        "posthog_team, posthog_organization CASCADE");
+    auto conn = pool_->Acquire();
+    ASSERT_TRUE(conn.ok());
+    entities::SeedOptions seed;
+    seed.teams = 10;  // Organization 5 (teams 9 and 10) has not approved AI processing.
+    seed.actions = 300;
+    seed.cohorts = 60;
+    seed.event_definitions = 80;
+    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
+    env_.pool = pool_.get();
+    env_.clickhouse = clickhouse_.get();
+    env_.summarizer = &summarizer_;
+    env_.embedder = &embedder_;
+    env_.table = table_;
+    ASSERT_TRUE(RegisterSyncEntityVectors(registry_.get(), &env_).ok());
+    worker_ = StartWorker();
+  }
+  void TearDown() override {
+    worker_.reset();
+    (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_);
+  }
+
+  Json Sync(Json input) {
+    ExecutionInfo e =
+        WaitClosed(Start(kSyncEntityVectorsWorkflow, std::move(input)), absl::Seconds(120));
+    EXPECT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+    return e.result;
+  }
+
+  // (team_id, id) pairs in ClickHouse after replacement, with is_deleted = `deleted`.
+  std::set<std::string> ClickHouseKeys(const std::string& domain, int deleted) {
+    auto body = clickhouse_->Query("SELECT team_id, id FROM " + table_ + " FINAL WHERE domain = '" +
+                                   domain + "' AND is_deleted = " + std::to_string(deleted));
+    EXPECT_TRUE(body.ok()) << body.status();
+    std::set<std::string> keys;
+    for (absl::string_view line : absl::StrSplit(*body, '\n', absl::SkipEmpty())) {
+      keys.insert(std::string(line));
+    }
+    return keys;
+  }
+
+  // Live (not deleted) entities of approved organizations, as "team_id\tid".
+  std::set<std::string> LiveKeys(const std::string& table, const std::string& deleted_sql) {
+    auto conn = pool_->Acquire();
+    auto r = (*conn)->Query("SELECT s.team_id, s.id::text FROM " + table +
+                            " s JOIN posthog_team t ON t.id = s.team_id "
+                            "JOIN posthog_organization o ON o.id = t.organization_id "
+                            "WHERE o.is_ai_data_processing_approved AND NOT (" +
+                            deleted_sql + ")");
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::set<std::string> keys;
+    for (int i = 0; i < r->rows(); ++i) keys.insert(r->GetString(i, 0) + "\t" + r->GetString(i, 1));
+    return keys;
+  }
+
+  std::unique_ptr<clients::ClickHouseClient> clickhouse_;
+  std::string table_;
+  CountingSummarizer summarizer_;
+  CountingEmbedder embedder_;
+  SyncEnvironment env_;
+  std::unique_ptr<engine::Worker> worker_;
+};
+
+TEST_F(SyncTest, ClickHouseHoldsExactlyTheLiveApprovedEntitiesAndTombstones) {
+  Json first =
+      Sync({{"domain", "action"}, {"summarize_batch_size", 16}, {"insert_batch_size", 50}});
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  ASSERT_FALSE(live.empty());
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(first["inserted"], live.size());
+  EXPECT_TRUE(ClickHouseKeys("action", 1).empty()) << "never-synced deleted rows need no tombstone";
+
+  Exec(
+      "UPDATE posthog_action SET deleted = true, updated_at = now() "
+      "WHERE id IN (SELECT id FROM posthog_action WHERE NOT deleted AND team_id <= 8 "
+      "ORDER BY id LIMIT 3)");
+  const int summarized_before = summarizer_.items;
+  Json second = Sync({{"domain", "action"}});
+  EXPECT_EQ(second["tombstoned"], 3);
+  EXPECT_EQ(summarizer_.items, summarized_before) << "tombstones need no LLM call";
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  EXPECT_EQ(ClickHouseKeys("action", 1).size(), 3u);
+}
+
+TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
+  Sync({{"domain", "cohort"}});
+  const int summarized = summarizer_.items, embedded = embedder_.items;
+  ASSERT_GT(summarized, 0);
+  Json rerun = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(summarizer_.items, summarized);
+  EXPECT_EQ(embedder_.items, embedded);
+  EXPECT_EQ(rerun["selected"], 0) << "the watermark keeps a no-op rerun from scanning";
+
+  Exec("UPDATE posthog_cohort SET name = 'Renamed', updated_at = now() WHERE id = 2");
+  Json one = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(summarizer_.items, summarized + 1);
+  EXPECT_EQ(embedder_.items, embedded + 1);
+  EXPECT_EQ(one["inserted"], 1);
+  auto text = clickhouse_->Query("SELECT text FROM " + table_ +
+                                 " FINAL WHERE domain = 'cohort' AND id = '2'");
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("Renamed"), std::string::npos) << *text;
+}
+
+TEST_F(SyncTest, NewEmbeddingVersionReembedsEverythingWithoutSummarizingAgain) {
+  Json v1 = Sync({{"domain", "action"}});
+  const int summarized = summarizer_.items, embedded = embedder_.items;
+  Json v2 = Sync({{"domain", "action"}, {"embedding_version", 2}});
+  EXPECT_EQ(summarizer_.items, summarized);
+  EXPECT_EQ(embedder_.items, embedded + v1["embedded"].get<int>());
+  auto versions = clickhouse_->Query("SELECT DISTINCT embedding_version FROM " + table_ +
+                                     " FINAL WHERE domain = 'action' AND is_deleted = 0");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(*versions, "2\n");
+}
+
+TEST_F(SyncTest, HardDeletedEventDefinitionsBecomeTombstones) {
+  Sync({{"domain", "event_definition"}});
+  Exec(
+      "DELETE FROM posthog_eventdefinition WHERE id IN (SELECT id FROM posthog_eventdefinition "
+      "WHERE team_id <= 8 ORDER BY name LIMIT 2)");
+  Json second = Sync({{"domain", "event_definition"}});
+  EXPECT_EQ(second["tombstoned"], 2);
+  EXPECT_EQ(ClickHouseKeys("event_definition", 0), LiveKeys("posthog_eventdefinition", "false"));
+  EXPECT_EQ(ClickHouseKeys("event_definition", 1).size(), 2u);
+}
+
+TEST_F(SyncTest, AFailingItemIsIsolatedRetriedAndQuarantined) {
+  summarizer_.fail_marker = "#7\n";  // Action 7's rendered name ends in "#7".
+  Json first = Sync({{"domain", "action"}});
+  EXPECT_EQ(first["failed"], 1);
+  EXPECT_EQ(ClickHouseKeys("action", 0).size(), LiveKeys("posthog_action", "s.deleted").size() - 1);
+  for (int run = 2; run <= kMaxEntityFailures; ++run) Sync({{"domain", "action"}});
+  EXPECT_EQ(QueryInt("SELECT failures FROM vecsync.entity_state WHERE domain = 'action' "
+                     "AND entity_id = '7'"),
+            kMaxEntityFailures);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE quarantined"), 1);
+  const int before = summarizer_.items;
+  Sync({{"domain", "action"}});
+  EXPECT_EQ(summarizer_.items, before) << "a quarantined entity is not retried";
+}
+
+TEST_F(SyncTest, BadInputIsRejectedAtStartWithTheFieldNamed) {
+  auto start = [&](Json input) {
+    engine::StartWorkflowRequest req;
+    req.workflow_type = kSyncEntityVectorsWorkflow;
+    req.input = std::move(input);
+    return client_->StartWorkflow(req).status();
+  };
+  absl::Status s = start({{"domain", "notebook"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("action, cohort, event_definition"), absl::string_view::npos) << s;
+  s = start({{"domain", "action"}, {"summarize_batch_size", 0}});
+  EXPECT_NE(s.message().find("summarize_batch_size"), absl::string_view::npos) << s;
+  s = start({{"domain", "action"}, {"max_paralel_requests", 5}});
+  EXPECT_NE(s.message().find("max_paralel_requests"), absl::string_view::npos) << s;
+  s = start({{"domain", "action"}, {"start_dt", "yesterday"}});
+  EXPECT_NE(s.message().find("start_dt"), absl::string_view::npos) << s;
+  s = start(Json::object());
+  EXPECT_NE(s.message().find("domain"), absl::string_view::npos) << s;
+}
+
+}  // namespace
+}  // namespace vecsync::workflows
