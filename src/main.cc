@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   vecsync::cli::AddHealthCommand(app);
   vecsync::cli::AddWorkflowCommand(app);
   vecsync::cli::AddDevCommand(app);
+  vecsync::cli::AddSearchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

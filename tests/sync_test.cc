@@ -9,6 +9,7 @@
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
 #include "src/clients/summarizer.h"
+#include "src/clients/vector_search.h"
 #include "tests/engine_fixture.h"
 #include "workflows/sync_entity_vectors.h"
 
@@ -209,6 +210,39 @@ TEST_F(SyncTest, AFailingItemIsIsolatedRetriedAndQuarantined) {
   const int before = summarizer_.items;
   Sync({{"domain", "action"}});
   EXPECT_EQ(summarizer_.items, before) << "a quarantined entity is not retried";
+}
+
+TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
+  Sync({{"domain", "action"}});
+  auto text = clickhouse_->Query("SELECT team_id, id, text FROM " + table_ +
+                                 " FINAL WHERE domain = 'action' AND is_deleted = 0 "
+                                 "ORDER BY id LIMIT 1 FORMAT JSONEachRow");
+  ASSERT_TRUE(text.ok());
+  Json row = Json::parse(*text);
+  clients::SearchRequest req;
+  req.table = table_;
+  req.domain = "action";
+  // 64-bit integers come quoted from older ClickHouse releases.
+  req.team_id = row["team_id"].is_string() ? std::stoll(row["team_id"].get<std::string>())
+                                           : row["team_id"].get<int64_t>();
+  req.query = embedder_.Embed({row["text"].get<std::string>()}).value()[0];
+  req.limit = 5;
+  auto hits = clients::SearchSimilar(*clickhouse_, req);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].id, row["id"].get<std::string>());
+  EXPECT_NEAR((*hits)[0].distance, 0.0, 1e-4);
+  EXPECT_EQ((*hits)[0].properties["embedding_version"], 1);
+
+  Exec("UPDATE posthog_action SET deleted = true, updated_at = now() WHERE id = " +
+       row["id"].get<std::string>());
+  Sync({{"domain", "action"}});
+  hits = clients::SearchSimilar(*clickhouse_, req);
+  ASSERT_TRUE(hits.ok());
+  for (const auto& hit : *hits) EXPECT_NE(hit.id, row["id"].get<std::string>());
+  // Other teams' entities never show up.
+  req.team_id = 999;
+  EXPECT_TRUE(clients::SearchSimilar(*clickhouse_, req).value().empty());
 }
 
 TEST_F(SyncTest, BadInputIsRejectedAtStartWithTheFieldNamed) {

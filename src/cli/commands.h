@@ -35,6 +35,7 @@ void AddServerCommand(CLI::App& app);
 void AddHealthCommand(CLI::App& app);
 void AddWorkflowCommand(CLI::App& app);
 void AddDevCommand(CLI::App& app);
+void AddSearchCommand(CLI::App& app);
 
 }  // namespace vecsync::cli
 
