@@ -8,11 +8,6 @@
 namespace vecsync::entities {
 namespace {
 
-std::string Str(const Json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
 // "exact" → "exactly matches", "contains" → "contains", "regex" → "matches regex".
 std::string Matching(const std::string& kind, const std::string& fallback) {
   const std::string k = kind.empty() ? fallback : kind;
@@ -22,7 +17,7 @@ std::string Matching(const std::string& kind, const std::string& fallback) {
 }
 
 std::string PropertyFilter(const Json& p) {
-  const std::string op = Str(p, "operator").empty() ? "exact" : Str(p, "operator");
+  const std::string op = JsonText(p, "operator").empty() ? "exact" : JsonText(p, "operator");
   static const std::vector<std::pair<std::string, std::string>> kOps = {
       {"exact", "is"},
       {"is_not", "is not"},
@@ -38,9 +33,9 @@ std::string PropertyFilter(const Json& p) {
   for (const auto& [name, text] : kOps) {
     if (name == op) verb = text;
   }
-  const std::string type = Str(p, "type").empty() ? "event" : Str(p, "type");
-  std::string out = absl::StrCat(type, " property `", Str(p, "key"), "` ", verb);
-  if (op != "is_set" && op != "is_not_set") absl::StrAppend(&out, " `", Str(p, "value"), "`");
+  const std::string type = JsonText(p, "type").empty() ? "event" : JsonText(p, "type");
+  std::string out = absl::StrCat(type, " property `", JsonText(p, "key"), "` ", verb);
+  if (op != "is_set" && op != "is_not_set") absl::StrAppend(&out, " `", JsonText(p, "value"), "`");
   return out;
 }
 
@@ -54,9 +49,9 @@ class ActionConfig : public EntityConfig {
   }
 
   std::string Render(const EntityRecord& e) const override {
-    std::string out = absl::StrCat("Name: ", Str(e.fields, "name"), "\n");
-    if (!Str(e.fields, "description").empty()) {
-      absl::StrAppend(&out, "Description: ", Str(e.fields, "description"), "\n");
+    std::string out = absl::StrCat("Name: ", JsonText(e.fields, "name"), "\n");
+    if (!JsonText(e.fields, "description").empty()) {
+      absl::StrAppend(&out, "Description: ", JsonText(e.fields, "description"), "\n");
     }
     const Json& steps = e.fields.contains("steps") ? e.fields["steps"] : Json();
     if (steps.is_array() && !steps.empty()) {
@@ -70,7 +65,8 @@ class ActionConfig : public EntityConfig {
   }
 
   Json Properties(const EntityRecord& e) const override {
-    return {{"name", Str(e.fields, "name")}, {"description", Str(e.fields, "description")}};
+    return {{"name", JsonText(e.fields, "name")},
+            {"description", JsonText(e.fields, "description")}};
   }
 };
 
@@ -78,29 +74,29 @@ class ActionConfig : public EntityConfig {
 
 std::string RenderActionStep(const Json& step) {
   std::vector<std::string> conditions;
-  if (!Str(step, "event").empty()) {
-    conditions.push_back(absl::StrCat("event is `", Str(step, "event"), "`"));
+  if (!JsonText(step, "event").empty()) {
+    conditions.push_back(absl::StrCat("event is `", JsonText(step, "event"), "`"));
   }
-  if (!Str(step, "selector").empty()) {
+  if (!JsonText(step, "selector").empty()) {
     conditions.push_back(
-        absl::StrCat("element matches HTML selector `", Str(step, "selector"), "`"));
+        absl::StrCat("element matches HTML selector `", JsonText(step, "selector"), "`"));
   }
-  if (!Str(step, "tag_name").empty()) {
-    conditions.push_back(absl::StrCat("element tag is `", Str(step, "tag_name"), "`"));
+  if (!JsonText(step, "tag_name").empty()) {
+    conditions.push_back(absl::StrCat("element tag is `", JsonText(step, "tag_name"), "`"));
   }
-  if (!Str(step, "text").empty()) {
+  if (!JsonText(step, "text").empty()) {
     conditions.push_back(absl::StrCat("element text ",
-                                      Matching(Str(step, "text_matching"), "exact"), " `",
-                                      Str(step, "text"), "`"));
+                                      Matching(JsonText(step, "text_matching"), "exact"), " `",
+                                      JsonText(step, "text"), "`"));
   }
-  if (!Str(step, "href").empty()) {
+  if (!JsonText(step, "href").empty()) {
     conditions.push_back(absl::StrCat("element `href` attribute ",
-                                      Matching(Str(step, "href_matching"), "exact"), " `",
-                                      Str(step, "href"), "`"));
+                                      Matching(JsonText(step, "href_matching"), "exact"), " `",
+                                      JsonText(step, "href"), "`"));
   }
-  if (!Str(step, "url").empty()) {
-    conditions.push_back(absl::StrCat("URL ", Matching(Str(step, "url_matching"), "contains"), " `",
-                                      Str(step, "url"), "`"));
+  if (!JsonText(step, "url").empty()) {
+    conditions.push_back(absl::StrCat("URL ", Matching(JsonText(step, "url_matching"), "contains"),
+                                      " `", JsonText(step, "url"), "`"));
   }
   if (step.is_object() && step.contains("properties") && step["properties"].is_array()) {
     for (const Json& p : step["properties"]) conditions.push_back(PropertyFilter(p));

@@ -8,26 +8,22 @@
 namespace vecsync::entities {
 namespace {
 
-std::string Str(const Json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
 std::string Leaf(const Json& f) {
-  const std::string type = Str(f, "type");
+  const std::string type = JsonText(f, "type");
   if (type == "behavioral") {
-    std::string verb = Str(f, "value") == "performed_event_multiple"   ? "performed event"
-                       : Str(f, "value") == "stopped_performing_event" ? "stopped performing event"
-                                                                       : "performed event";
-    std::string out = absl::StrCat(verb, " `", Str(f, "key"), "`");
-    if (!Str(f, "time_value").empty()) {
-      absl::StrAppend(&out, " in the last ", Str(f, "time_value"), " ", Str(f, "time_interval"),
-                      "s");
+    std::string verb = JsonText(f, "value") == "performed_event_multiple" ? "performed event"
+                       : JsonText(f, "value") == "stopped_performing_event"
+                           ? "stopped performing event"
+                           : "performed event";
+    std::string out = absl::StrCat(verb, " `", JsonText(f, "key"), "`");
+    if (!JsonText(f, "time_value").empty()) {
+      absl::StrAppend(&out, " in the last ", JsonText(f, "time_value"), " ",
+                      JsonText(f, "time_interval"), "s");
     }
     return out;
   }
-  if (type == "cohort") return absl::StrCat("belongs to cohort ", Str(f, "value"));
-  std::string op = Str(f, "operator").empty() ? "exact" : Str(f, "operator");
+  if (type == "cohort") return absl::StrCat("belongs to cohort ", JsonText(f, "value"));
+  std::string op = JsonText(f, "operator").empty() ? "exact" : JsonText(f, "operator");
   std::string verb = op == "exact"           ? "is"
                      : op == "is_not"        ? "is not"
                      : op == "icontains"     ? "contains"
@@ -37,8 +33,8 @@ std::string Leaf(const Json& f) {
                      : op == "is_set"        ? "is set"
                                              : op;
   std::string out =
-      absl::StrCat(type.empty() ? "person" : type, " property `", Str(f, "key"), "` ", verb);
-  if (op != "is_set") absl::StrAppend(&out, " `", Str(f, "value"), "`");
+      absl::StrCat(type.empty() ? "person" : type, " property `", JsonText(f, "key"), "` ", verb);
+  if (op != "is_set") absl::StrAppend(&out, " `", JsonText(f, "value"), "`");
   if (f.is_object() && f.value("negation", false)) out = absl::StrCat("NOT (", out, ")");
   return out;
 }
@@ -53,9 +49,9 @@ class CohortConfig : public EntityConfig {
   }
 
   std::string Render(const EntityRecord& e) const override {
-    std::string out = absl::StrCat("Name: ", Str(e.fields, "name"), "\n");
-    if (!Str(e.fields, "description").empty()) {
-      absl::StrAppend(&out, "Description: ", Str(e.fields, "description"), "\n");
+    std::string out = absl::StrCat("Name: ", JsonText(e.fields, "name"), "\n");
+    if (!JsonText(e.fields, "description").empty()) {
+      absl::StrAppend(&out, "Description: ", JsonText(e.fields, "description"), "\n");
     }
     if (e.fields.value("is_static", false)) {
       absl::StrAppend(&out, "A static cohort: a fixed list of persons.\n");
@@ -69,8 +65,8 @@ class CohortConfig : public EntityConfig {
 
   Json Properties(const EntityRecord& e) const override {
     return {
-        {"name", Str(e.fields, "name")},
-        {"description", Str(e.fields, "description")},
+        {"name", JsonText(e.fields, "name")},
+        {"description", JsonText(e.fields, "description")},
         {"is_static", e.fields.value("is_static", false)},
         {"count",
          e.fields.contains("count") && e.fields["count"].is_number() ? e.fields["count"] : Json()}};
@@ -81,7 +77,7 @@ class CohortConfig : public EntityConfig {
 
 std::string RenderCohortFilter(const Json& node) {
   if (node.is_object() && node.contains("values") && node["values"].is_array()) {
-    const std::string joiner = Str(node, "type") == "OR" ? " OR " : " AND ";
+    const std::string joiner = JsonText(node, "type") == "OR" ? " OR " : " AND ";
     std::vector<std::string> parts;
     for (const Json& child : node["values"]) {
       const bool group = child.is_object() && child.contains("values");

@@ -33,12 +33,6 @@ std::string Us(absl::string_view column) {
   return absl::StrCat("(EXTRACT(EPOCH FROM ", column, ") * 1000000)::bigint");
 }
 
-Json JsonColumn(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return Json();
-  Json j = Json::parse(r.Get(row, col), nullptr, false);
-  return j.is_discarded() ? Json() : j;
-}
-
 // The key of an entity within a domain.
 using Key = std::pair<int64_t, std::string>;
 
@@ -223,7 +217,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     e.id = rows.GetString(i, 1);
     e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 2));
     e.deleted = rows.GetBool(i, 3);
-    e.fields = JsonColumn(rows, i, 4);
+    e.fields = rows.GetJson(i, 4);
     auto it = work.find({e.team_id, e.id});
     if (it != work.end()) it->second.entity = std::move(e);
   }

@@ -59,6 +59,13 @@ std::optional<std::string> PgResult::GetOptional(int row, int column) const {
   return GetString(row, column);
 }
 
+nlohmann::json PgResult::GetJson(int row, int column) const {
+  if (IsNull(row, column)) return nullptr;
+  const absl::string_view text = Get(row, column);
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+
 std::string PgArrayLiteral(const std::vector<std::string>& elements) {
   std::string out = "{";
   for (size_t i = 0; i < elements.size(); ++i) {

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
 
 struct pg_conn;
 struct pg_result;
@@ -60,6 +61,8 @@ class PgResult {
   // PostgreSQL booleans are 't' / 'f'.
   bool GetBool(int row, int column) const;
   std::optional<std::string> GetOptional(int row, int column) const;
+  // A json/jsonb value; null for SQL NULL or text that does not parse.
+  nlohmann::json GetJson(int row, int column) const;
 
  private:
   friend class PgConnection;

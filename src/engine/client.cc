@@ -17,22 +17,16 @@ constexpr char kExecutionColumns[] =
     "(EXTRACT(EPOCH FROM close_time) * 1000000)::bigint, "
     "(EXTRACT(EPOCH FROM execution_deadline) * 1000000)::bigint";
 
-Json JsonColumn(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return Json();
-  Json j = Json::parse(r.Get(row, col), nullptr, false);
-  return j.is_discarded() ? Json() : j;
-}
-
 ExecutionInfo ReadExecutionRow(const PgResult& r, int i) {
   ExecutionInfo e;
   e.workflow_id = r.GetString(i, 0);
   e.run_id = r.GetString(i, 1);
   e.workflow_type = r.GetString(i, 2);
   e.status = ParseWorkflowStatus(r.Get(i, 3)).value_or(WorkflowStatus::kRunning);
-  e.input = JsonColumn(r, i, 4);
-  e.result = JsonColumn(r, i, 5);
-  e.failure = JsonColumn(r, i, 6);
-  e.progress = JsonColumn(r, i, 7);
+  e.input = r.GetJson(i, 4);
+  e.result = r.GetJson(i, 5);
+  e.failure = r.GetJson(i, 6);
+  e.progress = r.GetJson(i, 7);
   e.cancel_requested = r.GetBool(i, 8);
   e.start_time = absl::FromUnixMicros(r.GetInt64(i, 9));
   if (!r.IsNull(i, 10)) e.close_time = absl::FromUnixMicros(r.GetInt64(i, 10));
@@ -263,8 +257,8 @@ absl::StatusOr<ExecutionInfo> Client::Describe(const RunRef& ref) {
     p.activity_type = r.GetString(i, 1);
     p.state = r.GetString(i, 2);
     p.attempt = static_cast<int>(r.GetInt64(i, 3));
-    p.last_failure = JsonColumn(r, i, 4);
-    p.heartbeat_details = JsonColumn(r, i, 5);
+    p.last_failure = r.GetJson(i, 4);
+    p.heartbeat_details = r.GetJson(i, 5);
     if (p.state == "SCHEDULED" && !r.IsNull(i, 6)) {
       p.next_attempt_time = absl::FromUnixMicros(r.GetInt64(i, 6));
     }
@@ -341,7 +335,7 @@ absl::StatusOr<HistoryPage> Client::GetHistory(const RunRef& ref, int page_size,
   const int n = std::min(r.rows(), page_size);
   for (int i = 0; i < n; ++i) {
     page.events.push_back({r.GetInt64(i, 0), r.GetString(i, 1),
-                           absl::FromUnixMicros(r.GetInt64(i, 2)), JsonColumn(r, i, 3)});
+                           absl::FromUnixMicros(r.GetInt64(i, 2)), r.GetJson(i, 3)});
   }
   if (r.rows() > page_size) page.next_page_token = std::to_string(page.events.back().event_id);
   return page;

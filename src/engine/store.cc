@@ -20,12 +20,6 @@ absl::Status LostLease(const std::string& run_id) {
                                          "closed)"));
 }
 
-Json ParseJsonColumn(const PgResult& r, int row, int col) {
-  if (r.IsNull(row, col)) return Json();
-  Json j = Json::parse(r.Get(row, col), nullptr, false);
-  return j.is_discarded() ? Json() : j;
-}
-
 std::optional<std::string> JsonParam(const Json& j) {
   if (j.is_null()) return std::nullopt;
   return j.dump();
@@ -61,11 +55,11 @@ ClaimedActivity ReadActivity(const PgResult& r, int i) {
   a.workflow_id = r.GetString(i, 1);
   a.seq = r.GetInt64(i, 2);
   a.activity_type = r.GetString(i, 3);
-  a.input = ParseJsonColumn(r, i, 4);
-  a.options = ParseJsonColumn(r, i, 5);
+  a.input = r.GetJson(i, 4);
+  a.options = r.GetJson(i, 5);
   a.attempt = static_cast<int>(r.GetInt64(i, 6));
   a.generation = r.GetInt64(i, 7);
-  a.heartbeat_details = ParseJsonColumn(r, i, 8);
+  a.heartbeat_details = r.GetJson(i, 8);
   a.schedule_deadline = OptionalTime(r, i, 9);
   if (!r.IsNull(i, 10)) a.attempt_deadline = FromEpochMicros(r.GetInt64(i, 10));
   return a;
@@ -163,9 +157,9 @@ absl::StatusOr<std::vector<ClaimedRun>> Store::ClaimRuns(const std::vector<std::
     run.run_id = r.GetString(i, 0);
     run.workflow_id = r.GetString(i, 1);
     run.workflow_type = r.GetString(i, 2);
-    run.input = ParseJsonColumn(r, i, 3);
+    run.input = r.GetJson(i, 3);
     run.generation = r.GetInt64(i, 4);
-    run.checkpoint = ParseJsonColumn(r, i, 5);
+    run.checkpoint = r.GetJson(i, 5);
     run.checkpoint_seq = r.GetInt64(i, 6);
     run.cancel_requested = r.GetBool(i, 7);
     run.reclaimed = run.generation > 1;
@@ -190,8 +184,8 @@ absl::StatusOr<std::vector<StepRecord>> Store::LoadSteps(const std::string& run_
     s.kind = r.GetString(i, 1);
     s.name = r.GetString(i, 2);
     s.status = r.GetString(i, 3);
-    s.result = ParseJsonColumn(r, i, 4);
-    s.failure = ParseJsonColumn(r, i, 5);
+    s.result = r.GetJson(i, 4);
+    s.failure = r.GetJson(i, 5);
     s.fire_at = FromEpochMicros(r.GetInt64(i, 6));
     steps.push_back(std::move(s));
   }
@@ -300,8 +294,8 @@ absl::StatusOr<RunRefresh> Store::Refresh(const std::string& run_id, int64_t gen
     s.kind = r.GetString(i, 1);
     s.name = r.GetString(i, 2);
     s.status = r.GetString(i, 3);
-    s.result = ParseJsonColumn(r, i, 4);
-    s.failure = ParseJsonColumn(r, i, 5);
+    s.result = r.GetJson(i, 4);
+    s.failure = r.GetJson(i, 5);
     out.closed_steps.push_back(std::move(s));
   }
   return out;
