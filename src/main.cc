@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   vecsync::cli::AddWorkflowCommand(app);
   vecsync::cli::AddDevCommand(app);
   vecsync::cli::AddSearchCommand(app);
+  vecsync::cli::AddEntitiesCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

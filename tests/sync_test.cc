@@ -11,6 +11,7 @@
 #include "src/clients/summarizer.h"
 #include "src/clients/vector_search.h"
 #include "tests/engine_fixture.h"
+#include "workflows/failed_entities.h"
 #include "workflows/sync_entity_vectors.h"
 
 namespace vecsync::workflows {
@@ -210,6 +211,22 @@ TEST_F(SyncTest, AFailingItemIsIsolatedRetriedAndQuarantined) {
   const int before = summarizer_.items;
   Sync({{"domain", "action"}});
   EXPECT_EQ(summarizer_.items, before) << "a quarantined entity is not retried";
+
+  // `vecsync entities failed --retry`: listed, then retried by the next run, which now succeeds.
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto failed = ListFailedEntities(**conn, "action", /*quarantined_only=*/true);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].entity_id, "7");
+  EXPECT_EQ((*failed)[0].last_error, "the model refused");
+  EXPECT_EQ(RetryFailedEntities(**conn, "action", true).value(), 1);
+  summarizer_.fail_marker.clear();
+  Json retried = Sync({{"domain", "action"}});
+  EXPECT_EQ(retried["summarized"], 1);
+  EXPECT_EQ(retried["inserted"], 1);
+  EXPECT_TRUE(ListFailedEntities(**conn, "action", false).value().empty());
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
 }
 
 TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {

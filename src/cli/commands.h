@@ -36,6 +36,7 @@ void AddHealthCommand(CLI::App& app);
 void AddWorkflowCommand(CLI::App& app);
 void AddDevCommand(CLI::App& app);
 void AddSearchCommand(CLI::App& app);
+void AddEntitiesCommand(CLI::App& app);
 
 }  // namespace vecsync::cli
 
