@@ -8,9 +8,11 @@
 #include "entities/sample_data.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
+#include "src/clients/openai_client.h"
 #include "src/clients/summarizer.h"
 #include "src/clients/vector_search.h"
 #include "tests/engine_fixture.h"
+#include "tests/fake_provider.h"
 #include "workflows/failed_entities.h"
 #include "workflows/sync_entity_vectors.h"
 
@@ -260,6 +262,41 @@ TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
   // Other teams' entities never show up.
   req.team_id = 999;
   EXPECT_TRUE(clients::SearchSimilar(*clickhouse_, req).value().empty());
+}
+
+TEST_F(SyncTest, WithAMisbehavingOpenAiProviderNothingWrongIsStored) {
+  testing::FakeProvider fake(16);
+  clients::OpenAiOptions o;
+  o.base_url = fake.base_url();
+  o.dimensions = 16;
+  o.timeout = absl::Seconds(2);
+  auto summarizer = clients::OpenAiSummarizer::Create(o);
+  auto embedder = clients::OpenAiEmbedder::Create(o);
+  ASSERT_TRUE(summarizer.ok() && embedder.ok());
+  env_.summarizer = summarizer->get();
+  env_.embedder = embedder->get();
+  // A 429 with retry-after and a 500 are retried; the third chat answer is malformed, so that
+  // one entity fails and is recorded; every other one lands.
+  fake.Control({{"chat_faults", {"429", "500", "none", "malformed"}}, {"retry_after_ms", 100}});
+  Json first = Sync({{"domain", "cohort"}, {"max_parallel_requests", 1}});
+  EXPECT_EQ(first["failed"], 1);
+  const auto live = LiveKeys("posthog_cohort", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("cohort", 0).size(), live.size() - 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures = 1"), 1);
+
+  // Embeddings with the wrong dimensions, then NaN: nothing is stored for those items, and the
+  // next clean run repairs everything.
+  Exec("UPDATE posthog_cohort SET description = 'changed', updated_at = now() WHERE id <= 3");
+  fake.Control({{"faults", {"wrong_dims"}}});
+  Json second = Sync({{"domain", "cohort"}, {"max_parallel_requests", 1}});
+  EXPECT_GT(second["failed"].get<int>(), 0);
+  auto dims = clickhouse_->Query("SELECT DISTINCT length(vector) FROM " + table_ +
+                                 " WHERE domain = 'cohort' AND is_deleted = 0");
+  ASSERT_TRUE(dims.ok());
+  EXPECT_EQ(*dims, "16\n") << "no vector of the wrong size was stored";
+  Json third = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(third["failed"], 0);
+  EXPECT_EQ(ClickHouseKeys("cohort", 0), live);
 }
 
 TEST_F(SyncTest, BadInputIsRejectedAtStartWithTheFieldNamed) {

@@ -24,7 +24,8 @@ ActivityOptions Options(absl::Duration start_to_close) {
   o.retry_policy.initial_interval = absl::Seconds(1);
   o.retry_policy.maximum_interval = absl::Minutes(1);
   o.retry_policy.maximum_attempts = 10;
-  o.retry_policy.non_retryable_error_types = {"BAD_INPUT", "INVALID_ARGUMENT"};
+  o.retry_policy.non_retryable_error_types = {"BAD_INPUT", "INVALID_ARGUMENT", "UNAUTHENTICATED",
+                                              "PERMISSION_DENIED"};
   return o;
 }
 
