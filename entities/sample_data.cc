@@ -38,21 +38,22 @@ absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& o) {
   }
   RETURN_IF_ERROR(CreateSourceTables(conn));
   // Two teams per organization; every fifth organization has not approved AI processing.
+  const int64_t base = o.first_team_id - 1;
   RETURN_IF_ERROR(
       conn.Query("INSERT INTO posthog_organization (id, is_ai_data_processing_approved) "
-                 "SELECT g, g % 5 <> 0 FROM generate_series(1, ($1::int + 1) / 2) g "
-                 "ON CONFLICT DO NOTHING",
-                 o.teams)
+                 "SELECT $2::bigint + g, g % 5 <> 0 "
+                 "FROM generate_series(1, ($1::int + 1) / 2) g ON CONFLICT DO NOTHING",
+                 o.teams, base)
           .status());
   RETURN_IF_ERROR(conn.Query("INSERT INTO posthog_team (id, organization_id) "
-                             "SELECT g, (g + 1) / 2 FROM generate_series(1, $1::int) g "
-                             "ON CONFLICT DO NOTHING",
-                             o.teams)
+                             "SELECT $2::bigint + g, $2::bigint + (g + 1) / 2 "
+                             "FROM generate_series(1, $1::int) g ON CONFLICT DO NOTHING",
+                             o.teams, base)
                       .status());
   RETURN_IF_ERROR(conn.Query(R"sql(
     INSERT INTO posthog_action (team_id, name, description, steps_json, deleted, created_at,
                                 updated_at)
-    SELECT 1 + g % $2::int,
+    SELECT $3::bigint + 1 + g % $2::int,
       (ARRAY['Signed up', 'Clicked upgrade', 'Viewed pricing', 'Started checkout',
              'Invited teammate', 'Created dashboard', 'Exported report', 'Opened settings'])
         [1 + g % 8] || ' #' || g,
@@ -78,12 +79,12 @@ absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& o) {
       now() - (g % 10000) * interval '1 second'
     FROM generate_series(1, $1::bigint) g
   )sql",
-                             o.actions, o.teams)
+                             o.actions, o.teams, base)
                       .status());
   RETURN_IF_ERROR(conn.Query(R"sql(
     INSERT INTO posthog_cohort (team_id, name, description, filters, is_static, count, deleted,
                                 created_at, updated_at)
-    SELECT 1 + g % $2::int,
+    SELECT $3::bigint + 1 + g % $2::int,
       (ARRAY['Power users', 'Churn risk', 'Trial users', 'Enterprise admins', 'New signups'])
         [1 + g % 5] || ' #' || g,
       CASE WHEN g % 4 = 0 THEN NULL ELSE 'Persons we target in lifecycle campaigns' END,
@@ -103,12 +104,12 @@ absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& o) {
       now() - interval '30 days', now() - (g % 10000) * interval '1 second'
     FROM generate_series(1, $1::bigint) g
   )sql",
-                             o.cohorts, o.teams)
+                             o.cohorts, o.teams, base)
                       .status());
   return conn
       .Query(R"sql(
     INSERT INTO posthog_eventdefinition (team_id, name, description, created_at, updated_at)
-    SELECT 1 + g % $2::int,
+    SELECT $3::bigint + 1 + g % $2::int,
       (ARRAY['$pageview', 'signed_up', 'purchase', 'invite_sent', 'dashboard_created',
              'report_exported', 'plan_upgraded', 'login'])[1 + g % 8] || '_' || g,
       CASE WHEN g % 2 = 0 THEN 'Captured when a user ' ||
@@ -116,7 +117,7 @@ absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& o) {
       now() - interval '30 days', now() - (g % 10000) * interval '1 second'
     FROM generate_series(1, $1::bigint) g
   )sql",
-             o.event_definitions, o.teams)
+             o.event_definitions, o.teams, base)
       .status();
 }
 

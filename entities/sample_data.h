@@ -19,6 +19,8 @@ struct SeedOptions {
   int64_t actions = 100;
   int64_t cohorts = 50;
   int64_t event_definitions = 100;
+  // Team ids are first_team_id, first_team_id + 1, …; organization ids likewise.
+  int64_t first_team_id = 1;
 };
 
 absl::Status CreateSourceTables(PgConnection& conn);

@@ -99,11 +99,28 @@ absl::Status OpenAiOptions::Validate() const {
   return absl::OkStatus();
 }
 
+// Idle keep-alive handles: each request borrows one, so concurrent requests run in parallel
+// and sequential ones reuse their connections.
 struct OpenAiHttp::Connection {
   absl::Mutex mu;
-  CURL* curl ABSL_GUARDED_BY(mu) = curl_easy_init();
+  std::vector<CURL*> idle ABSL_GUARDED_BY(mu);
   int64_t sent ABSL_GUARDED_BY(mu) = 0;
-  ~Connection() { curl_easy_cleanup(curl); }
+
+  CURL* Borrow() {
+    absl::MutexLock lock(&mu);
+    ++sent;
+    if (idle.empty()) return curl_easy_init();
+    CURL* c = idle.back();
+    idle.pop_back();
+    return c;
+  }
+  void Return(CURL* c) {
+    absl::MutexLock lock(&mu);
+    idle.push_back(c);
+  }
+  ~Connection() {
+    for (CURL* c : idle) curl_easy_cleanup(c);
+  }
 };
 
 OpenAiHttp::OpenAiHttp(OpenAiOptions options)
@@ -133,8 +150,7 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
     long status = 0;
     CURLcode rc;
     {
-      absl::MutexLock lock(&connection_->mu);
-      CURL* curl = connection_->curl;
+      CURL* curl = connection_->Borrow();
       curl_slist* header_list = curl_slist_append(nullptr, "Content-Type: application/json");
       if (!options_.api_key.empty()) {
         const std::string auth = absl::StrCat(
@@ -157,7 +173,7 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
       curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
       curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
       curl_slist_free_all(header_list);
-      ++connection_->sent;
+      connection_->Return(curl);
     }
     limiter_.Observe(
         HeaderInt(headers, "x-ratelimit-remaining-requests"),
