@@ -40,6 +40,9 @@ def vector(text, dims):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY the second waits for the
+    # client's delayed ACK (~40 ms), which would make the fake slower than its latency setting.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass

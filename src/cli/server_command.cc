@@ -198,6 +198,10 @@ void AddServerCommand(CLI::App& app) {
          "Embedding inputs per request (2048 for OpenAI, 32 for text-embeddings-inference)")
       ->check(CLI::Range(1, 2048))
       ->capture_default_str();
+  cmd->add_option("--max-concurrent-requests", flags->openai.max_concurrent_requests,
+                  "Chat requests in flight at once in this process")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--requests-per-minute", flags->openai.requests_per_minute,
                   "Provider request budget (0: unlimited)")
       ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -93,6 +94,10 @@ absl::Status OpenAiOptions::Validate() const {
   if (timeout <= absl::ZeroDuration())
     return absl::InvalidArgumentError("timeout must be positive");
   if (max_retries < 0) return absl::InvalidArgumentError("max_retries must not be negative");
+  if (max_concurrent_requests < 1 || max_concurrent_requests > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_concurrent_requests must be between 1 and 256, got ", max_concurrent_requests));
+  }
   if (requests_per_minute < 0 || tokens_per_minute < 0) {
     return absl::InvalidArgumentError("rate limits must not be negative");
   }
@@ -152,6 +157,8 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
     {
       CURL* curl = connection_->Borrow();
       curl_slist* header_list = curl_slist_append(nullptr, "Content-Type: application/json");
+      // No "Expect: 100-continue" round trip before larger bodies.
+      header_list = curl_slist_append(header_list, "Expect:");
       if (!options_.api_key.empty()) {
         const std::string auth = absl::StrCat(
             options_.api_key_header ? "api-key: " : "Authorization: Bearer ", options_.api_key);
@@ -322,41 +329,69 @@ std::string OpenAiSummarizer::version() const {
   return absl::StrCat("openai:", http_.options().chat_model, ":", absl::Hex(h));
 }
 
+absl::StatusOr<std::string> OpenAiSummarizer::SummarizeOne(const std::string& input) {
+  const OpenAiOptions& o = http_.options();
+  Json body = {{"model", o.chat_model},
+               {"temperature", 0.1},
+               {"messages",
+                {{{"role", "system"}, {"content", o.system_prompt}},
+                 {{"role", "user"}, {"content", input}}}}};
+  ASSIGN_OR_RETURN(Json answer, http_.Post("/chat/completions", body, EstimateTokens(input) + 200));
+  const Json& choices = answer.contains("choices") ? answer["choices"] : Json();
+  if (!choices.is_array() || choices.empty() || !choices[0].contains("message") ||
+      !choices[0]["message"].contains("content") || !choices[0]["message"]["content"].is_string() ||
+      choices[0]["message"]["content"].get<std::string>().empty()) {
+    return absl::DataLossError("chat response has no message content");
+  }
+  return choices[0]["message"]["content"].get<std::string>();
+}
+
 absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summarize(
     const std::vector<std::string>& inputs) {
-  const OpenAiOptions& o = http_.options();
-  std::vector<absl::StatusOr<std::string>> out;
-  out.reserve(inputs.size());
-  for (const std::string& input : inputs) {
-    Json body = {{"model", o.chat_model},
-                 {"temperature", 0.1},
-                 {"messages",
-                  {{{"role", "system"}, {"content", o.system_prompt}},
-                   {{"role", "user"}, {"content", input}}}}};
-    absl::StatusOr<Json> answer =
-        http_.Post("/chat/completions", body, EstimateTokens(input) + 200);
-    if (!answer.ok()) {
-      const absl::StatusCode code = answer.status().code();
-      // Whole-batch conditions: bad credentials, or the provider is down or throttling past
-      // our retries. The engine retries the activity; items are not charged a failure.
+  std::vector<absl::StatusOr<std::string>> out(inputs.size(), absl::UnknownError("not run"));
+  absl::Mutex mu;
+  size_t next = 0;
+  absl::Status fatal;
+  // Each thread takes a shared slot per request, so concurrent calls share the cap.
+  auto work = [&] {
+    while (true) {
+      size_t i;
+      {
+        absl::MutexLock lock(&mu);
+        if (next >= inputs.size() || !fatal.ok()) return;
+        i = next++;
+      }
+      {
+        absl::MutexLock lock(&slots_mu_);
+        slots_mu_.Await(absl::Condition(
+            +[](int* free) { return *free > 0; }, &free_slots_));
+        --free_slots_;
+      }
+      absl::StatusOr<std::string> summary = SummarizeOne(inputs[i]);
+      {
+        absl::MutexLock lock(&slots_mu_);
+        ++free_slots_;
+      }
+      const absl::StatusCode code = summary.status().code();
+      absl::MutexLock lock(&mu);
+      // Whole-batch conditions: bad credentials, or the provider down or throttling past our
+      // retries. The engine retries the activity; no item is charged a failure.
       if (code == absl::StatusCode::kUnauthenticated ||
           code == absl::StatusCode::kPermissionDenied || code == absl::StatusCode::kUnavailable ||
           code == absl::StatusCode::kResourceExhausted) {
-        return answer.status();
+        if (fatal.ok()) fatal = summary.status();
+        return;
       }
-      out.push_back(answer.status());
-      continue;
+      out[i] = std::move(summary);
     }
-    const Json& choices = answer->contains("choices") ? (*answer)["choices"] : Json();
-    if (!choices.is_array() || choices.empty() || !choices[0].contains("message") ||
-        !choices[0]["message"].contains("content") ||
-        !choices[0]["message"]["content"].is_string() ||
-        choices[0]["message"]["content"].get<std::string>().empty()) {
-      out.push_back(absl::DataLossError("chat response has no message content"));
-      continue;
-    }
-    out.push_back(choices[0]["message"]["content"].get<std::string>());
-  }
+  };
+  const int threads =
+      std::min<int>(http_.options().max_concurrent_requests, static_cast<int>(inputs.size()));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (!fatal.ok()) return fatal;
   return out;
 }
 

@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "src/clients/embedder.h"
 #include "src/clients/rate_limiter.h"
@@ -40,6 +42,8 @@ struct OpenAiOptions {
   int64_t max_tokens_per_request = 300000;
   absl::Duration timeout = absl::Seconds(60);
   int max_retries = 5;
+  // Chat requests in flight at once across every caller of one summarizer (per process).
+  int max_concurrent_requests = 5;
   double requests_per_minute = 0;  // 0: unlimited.
   double tokens_per_minute = 0;
 
@@ -93,14 +97,21 @@ class OpenAiSummarizer : public Summarizer {
  public:
   static absl::StatusOr<std::unique_ptr<OpenAiSummarizer>> Create(OpenAiOptions options);
   std::string version() const override;
-  // One chat request per input; a failed input is an error in its slot, not for the batch,
-  // unless the provider refused us outright (authentication).
+  // One chat request per input, up to max_concurrent_requests at once (shared by all
+  // concurrent callers, so several sync activities together never exceed it). A failed input
+  // is an error in its slot, not for the batch, unless the provider refused us outright
+  // (authentication) or stayed unavailable past the retries.
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
       const std::vector<std::string>& inputs) override;
 
  private:
-  explicit OpenAiSummarizer(OpenAiOptions options) : http_(std::move(options)) {}
+  explicit OpenAiSummarizer(OpenAiOptions options)
+      : http_(std::move(options)), free_slots_(http_.options().max_concurrent_requests) {}
+  absl::StatusOr<std::string> SummarizeOne(const std::string& input);
+
   OpenAiHttp http_;
+  absl::Mutex slots_mu_;
+  int free_slots_ ABSL_GUARDED_BY(slots_mu_);
 };
 
 }  // namespace vecsync::clients

@@ -1,0 +1,246 @@
+// sync-entity-vectors throughput, measured against bounds from the same run.
+//
+//   sync_bench [--entities N] [--latency-ms L] [--quick]
+//
+// On the PostgreSQL and ClickHouse named by VECSYNC_PG_URL / VECSYNC_CLICKHOUSE_URL (a private
+// database and table are created and dropped), prints:
+//   1. with the fake provider answering every call after L ms and max_parallel_requests = 5:
+//      entities/s against the ideal bound 5 / L (target >= 0.9);
+//   2. with instant providers and 1536-dimension vectors over N entities: entities/s against
+//      ClickHouse's own rate of ingesting the same rows as one RowBinary insert (target >= 0.5);
+//   3. peak RSS of this process (worker included), and what the vectors alone would take;
+//   4. a no-op rerun's time against one full scan of the source rows.
+// SYNC_BENCH_HISTORY=1 also prints each run's history with times, to see where time goes.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "entities/sample_data.h"
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "src/clients/openai_client.h"
+#include "src/clients/summarizer.h"
+#include "src/common/pg_pool.h"
+#include "src/engine/client.h"
+#include "src/engine/migrations.h"
+#include "src/engine/worker.h"
+#include "tests/fake_provider.h"
+#include "tests/test_env.h"
+#include "workflows/sync_entity_vectors.h"
+
+namespace vecsync {
+namespace {
+
+void Check(const absl::Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "sync_bench: %s: %s\n", what, s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+double PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+class Bench {
+ public:
+  Bench() : pool_(testing::TestDatabaseUrl(), 8) {
+    Check(testing::ResetEngineSchema(), "schema");
+    const char* ch = std::getenv("VECSYNC_CLICKHOUSE_URL");
+    if (ch == nullptr) Check(absl::FailedPreconditionError("set VECSYNC_CLICKHOUSE_URL"), "env");
+    auto client = clients::ClickHouseClient::Create(ch);
+    Check(client.status(), "clickhouse");
+    clickhouse_ = std::move(*client);
+    table_ = "pg_embeddings_bench_" + std::to_string(getpid());
+    env_.pool = &pool_;
+    env_.clickhouse = clickhouse_.get();
+    env_.table = table_;
+    Check(workflows::RegisterSyncEntityVectors(&registry_, &env_), "register");
+  }
+  ~Bench() { (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_); }
+
+  void Seed(int64_t actions) {
+    auto conn = pool_.Acquire();
+    Check(conn.status(), "connect");
+    Check((*conn)->Execute("DROP TABLE IF EXISTS posthog_action, posthog_cohort, "
+                           "posthog_eventdefinition, posthog_team, posthog_organization CASCADE;"
+                           "TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
+                           "vecsync.sync_watermarks"),
+          "reset");
+    entities::SeedOptions seed;
+    seed.teams = 8;
+    seed.actions = actions;
+    seed.cohorts = 0;
+    seed.event_definitions = 0;
+    Check(entities::SeedSourceTables(**conn, seed), "seed");
+    Check((*conn)->Execute("ANALYZE"), "analyze");
+    (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_);
+  }
+
+  int64_t LiveEntities() {
+    auto conn = pool_.Acquire();
+    auto r = (*conn)->Query(
+        "SELECT count(*) FROM posthog_action s JOIN posthog_team t ON t.id = s.team_id "
+        "JOIN posthog_organization o ON o.id = t.organization_id "
+        "WHERE o.is_ai_data_processing_approved AND NOT s.deleted");
+    Check(r.status(), "count");
+    return r->GetInt64(0, 0);
+  }
+
+  // Runs one sync on an in-process worker; returns its duration and result.
+  absl::Duration Sync(clients::Summarizer* summarizer, clients::Embedder* embedder, Json input,
+                      Json* result) {
+    env_.summarizer = summarizer;
+    env_.embedder = embedder;
+    engine::WorkerOptions options;
+    options.poll_interval = absl::Milliseconds(50);
+    engine::Worker worker(testing::TestDatabaseUrl(), &registry_, options);
+    Check(worker.Start(), "worker");
+    engine::Client client(&pool_, &registry_);
+    engine::StartWorkflowRequest req;
+    req.workflow_type = workflows::kSyncEntityVectorsWorkflow;
+    req.input = std::move(input);
+    const absl::Time begin = absl::Now();
+    auto started = client.StartWorkflow(req);
+    Check(started.status(), "start");
+    auto closed = client.WaitForClose({started->workflow_id, started->run_id}, absl::Hours(2));
+    Check(closed.status(), "wait");
+    const absl::Duration took = absl::Now() - begin;
+    if (closed->status != engine::WorkflowStatus::kCompleted) {
+      Check(absl::InternalError(closed->failure.dump()), "sync run");
+    }
+    *result = closed->result;
+    if (std::getenv("SYNC_BENCH_HISTORY") != nullptr) {
+      auto h = client.GetHistory({started->workflow_id, started->run_id}, 1000, "");
+      for (const auto& ev : h->events) {
+        std::printf("  +%7.1f ms %s %s\n", absl::ToDoubleMilliseconds(ev.event_time - begin),
+                    ev.event_type.c_str(), ev.attributes.value("activity_type", "").c_str());
+      }
+    }
+    worker.Shutdown();
+    return took;
+  }
+
+  // ClickHouse ingesting the synced rows again, as one RowBinary insert into a fresh table.
+  double ClickHouseIngestRate(int64_t* rows_out) {
+    auto rows = clickhouse_->Query(
+        "SELECT domain, team_id, id, vector, text, properties, "
+        "timestamp, is_deleted, embedding_version, version FROM " +
+        table_ + " FORMAT RowBinary");
+    Check(rows.status(), "export");
+    const std::string copy = table_ + "_copy";
+    Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + copy), "drop copy");
+    Check(clickhouse_->Execute("CREATE TABLE " + copy + " AS " + table_), "create copy");
+    const absl::Time begin = absl::Now();
+    Check(clickhouse_->InsertRowBinary(copy + " (domain, team_id, id, vector, text, properties, "
+                                              "timestamp, is_deleted, embedding_version, version)",
+                                       *rows),
+          "insert copy");
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - begin);
+    auto count = clickhouse_->Query("SELECT count() FROM " + copy);
+    Check(count.status(), "count copy");
+    absl::SimpleAtoi(absl::StripAsciiWhitespace(*count), rows_out);
+    (void)clickhouse_->Execute("DROP TABLE " + copy);
+    return static_cast<double>(*rows_out) / seconds;
+  }
+
+  absl::Duration FullScan() {
+    const absl::Time begin = absl::Now();
+    LiveEntities();
+    return absl::Now() - begin;
+  }
+
+ private:
+  PgPool pool_;
+  std::unique_ptr<clients::ClickHouseClient> clickhouse_;
+  std::string table_;
+  workflows::SyncEnvironment env_;
+  engine::Registry registry_;
+};
+
+}  // namespace
+}  // namespace vecsync
+
+int main(int argc, char** argv) {
+  using vecsync::Json;
+  int64_t entities = 100000;
+  int latency_ms = 20;
+  int64_t latency_entities = 2000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      entities = 2000;
+      latency_entities = 300;
+    } else if (std::strcmp(argv[i], "--entities") == 0 && i + 1 < argc) {
+      entities = std::atoll(argv[++i]);
+    } else if (std::strcmp(argv[i], "--latency-ms") == 0 && i + 1 < argc) {
+      latency_ms = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: sync_bench [--entities N] [--latency-ms L] [--quick]\n");
+      return 2;
+    }
+  }
+  vecsync::Bench bench;
+
+  // 1. Latency-bound: every provider call takes latency_ms; 5 requests in flight.
+  {
+    bench.Seed(latency_entities);
+    vecsync::testing::FakeProvider fake(64);
+    fake.Control({{"latency_ms", latency_ms}});
+    vecsync::clients::OpenAiOptions o;
+    o.base_url = fake.base_url();
+    o.dimensions = 64;
+    auto summarizer = vecsync::clients::OpenAiSummarizer::Create(o);
+    auto embedder = vecsync::clients::OpenAiEmbedder::Create(o);
+    vecsync::Check(summarizer.status(), "summarizer");
+    Json result;
+    const absl::Duration took =
+        bench.Sync(summarizer->get(), embedder->get(),
+                   {{"domain", "action"}, {"max_parallel_requests", 5}}, &result);
+    const double rate = result["summarized"].get<double>() / absl::ToDoubleSeconds(took);
+    const double ideal = 5.0 * 1000.0 / latency_ms;
+    std::printf("1. provider latency %d ms, 5 parallel requests, %lld entities:\n", latency_ms,
+                static_cast<long long>(result["summarized"].get<int64_t>()));
+    std::printf("   %.0f entities/s vs ideal %.0f/s: ratio %.2f (target >= 0.9)\n", rate, ideal,
+                rate / ideal);
+  }
+
+  // 2-4. Instant providers, 1536-dimension vectors.
+  bench.Seed(entities);
+  const int64_t live = bench.LiveEntities();
+  vecsync::clients::TemplateSummarizer summarizer;
+  auto embedder = vecsync::clients::HashingEmbedder::Create(1536);
+  Json result;
+  const absl::Duration took =
+      bench.Sync(&summarizer, embedder->get(), {{"domain", "action"}}, &result);
+  const double rate = result["inserted"].get<double>() / absl::ToDoubleSeconds(took);
+  int64_t copied = 0;
+  const double clickhouse_rate = bench.ClickHouseIngestRate(&copied);
+  std::printf("2. instant providers, 1536 dimensions, %lld live of %lld entities:\n",
+              static_cast<long long>(live), static_cast<long long>(entities));
+  std::printf(
+      "   %.0f entities/s vs ClickHouse ingesting the same %lld rows in one RowBinary "
+      "insert at %.0f rows/s: ratio %.2f (target >= 0.5)\n",
+      rate, static_cast<long long>(copied), clickhouse_rate, rate / clickhouse_rate);
+  std::printf("3. peak RSS %.0f MB; the vectors alone would be %.0f MB\n", vecsync::PeakRssMb(),
+              static_cast<double>(live) * 1536 * 4 / 1e6);
+  Json rerun;
+  const absl::Duration noop =
+      bench.Sync(&summarizer, embedder->get(), {{"domain", "action"}}, &rerun);
+  const absl::Duration scan = bench.FullScan();
+  std::printf(
+      "4. no-op rerun %.1f ms (selected %lld) vs one full scan of the source %.1f ms: "
+      "ratio %.2f\n",
+      absl::ToDoubleMilliseconds(noop), static_cast<long long>(rerun["selected"].get<int64_t>()),
+      absl::ToDoubleMilliseconds(scan),
+      absl::ToDoubleMilliseconds(noop) / absl::ToDoubleMilliseconds(scan));
+  return 0;
+}
