@@ -300,20 +300,39 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
   // Record new summaries first: a crash after this never summarizes them again.
-  for (Work* w : to_summarize) {
-    if (!w->error.empty()) continue;
-    RETURN_IF_ERROR(
-        conn->Query("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, content_hash, "
-                    "  summary, summary_hash, source_updated_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, " +
-                        std::string(kEpoch) +
-                        "$7::bigint) "
-                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                        "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
-                        "  summary_hash = EXCLUDED.summary_hash, updated_at = now()",
-                    domain, w->key.first, w->key.second, w->content_hash, w->summary,
-                    w->summary_hash, absl::ToUnixMicros(w->entity->updated_at))
-            .status());
+  {
+    std::vector<int64_t> teams, updated_us;
+    std::vector<std::string> ids, content_hashes, summaries, summary_hashes;
+    for (Work* w : to_summarize) {
+      if (!w->error.empty()) continue;
+      teams.push_back(w->key.first);
+      ids.push_back(w->key.second);
+      content_hashes.push_back(w->content_hash);
+      summaries.push_back(w->summary);
+      summary_hashes.push_back(w->summary_hash);
+      updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
+    }
+    if (!teams.empty()) {
+      RETURN_IF_ERROR(
+          conn->Query(absl::StrCat(
+                          "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, "
+                          "  content_hash, summary, summary_hash, source_updated_at) "
+                          "SELECT $1, v.team_id, v.entity_id, v.content_hash, v.summary, "
+                          "  v.summary_hash, ",
+                          kEpoch,
+                          "v.updated_us "
+                          "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], "
+                          "  $6::text[], $7::bigint[]) "
+                          "  AS v(team_id, entity_id, content_hash, summary, summary_hash, "
+                          "       updated_us) "
+                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                          "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
+                          "  summary_hash = EXCLUDED.summary_hash, updated_at = now()"),
+                      domain, PgArrayLiteral(teams), PgArrayLiteral(ids),
+                      PgArrayLiteral(content_hashes), PgArrayLiteral(summaries),
+                      PgArrayLiteral(summary_hashes), PgArrayLiteral(updated_us))
+              .status());
+    }
   }
   for (size_t start = 0; start < to_embed.size(); start += static_cast<size_t>(embed_batch)) {
     const size_t end = std::min(to_embed.size(), start + static_cast<size_t>(embed_batch));
@@ -330,30 +349,45 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         to_embed[i]->error = std::string(vectors.status().message());
       continue;
     }
+    std::vector<int64_t> teams, row_versions, updated_us;
+    std::vector<std::string> ids, hex_vectors, texts_out, properties, vector_hashes;
     for (size_t i = start; i < end; ++i) {
       Work* w = to_embed[i];
-      RETURN_IF_ERROR(
-          conn->Query("INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
-                      "  text, properties, is_deleted, embedding_version, row_version, "
-                      "  source_updated_at, vector_hash) "
-                      "VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6::jsonb, false, $7, $8, " +
-                          std::string(kEpoch) +
-                          "$9::bigint, $10) "
-                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                          "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
-                          "  properties = EXCLUDED.properties, is_deleted = false, "
-                          "  embedding_version = EXCLUDED.embedding_version, "
-                          "  row_version = EXCLUDED.row_version, "
-                          "  source_updated_at = EXCLUDED.source_updated_at, "
-                          "  vector_hash = EXCLUDED.vector_hash",
-                      domain, w->key.first, w->key.second,
-                      absl::BytesToHexString(VectorBytes((*vectors)[i - start])), w->summary,
-                      w->properties.dump(), version,
-                      static_cast<int64_t>(RowVersion(version, w->entity->updated_at)),
-                      absl::ToUnixMicros(w->entity->updated_at), w->vector_hash)
-              .status());
-      counts["embedded"] = counts["embedded"].get<int>() + 1;
+      teams.push_back(w->key.first);
+      ids.push_back(w->key.second);
+      hex_vectors.push_back(absl::BytesToHexString(VectorBytes((*vectors)[i - start])));
+      texts_out.push_back(w->summary);
+      properties.push_back(w->properties.dump());
+      row_versions.push_back(static_cast<int64_t>(RowVersion(version, w->entity->updated_at)));
+      updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
+      vector_hashes.push_back(w->vector_hash);
     }
+    RETURN_IF_ERROR(
+        conn->Query(absl::StrCat(
+                        "INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+                        "  text, properties, is_deleted, embedding_version, row_version, "
+                        "  source_updated_at, vector_hash) "
+                        "SELECT $1, v.team_id, v.entity_id, decode(v.hex, 'hex'), v.text, "
+                        "  v.properties::jsonb, false, $2, v.row_version, ",
+                        kEpoch,
+                        "v.updated_us, v.vector_hash "
+                        "FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], "
+                        "  $7::text[], $8::bigint[], $9::bigint[], $10::text[]) "
+                        "  AS v(team_id, entity_id, hex, text, properties, row_version, "
+                        "       updated_us, vector_hash) "
+                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                        "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
+                        "  properties = EXCLUDED.properties, is_deleted = false, "
+                        "  embedding_version = EXCLUDED.embedding_version, "
+                        "  row_version = EXCLUDED.row_version, "
+                        "  source_updated_at = EXCLUDED.source_updated_at, "
+                        "  vector_hash = EXCLUDED.vector_hash"),
+                    domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids),
+                    PgArrayLiteral(hex_vectors), PgArrayLiteral(texts_out),
+                    PgArrayLiteral(properties), PgArrayLiteral(row_versions),
+                    PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
+            .status());
+    counts["embedded"] = counts["embedded"].get<int>() + static_cast<int>(end - start);
   }
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
