@@ -1,7 +1,9 @@
 #include "tests/fake_provider.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,8 +26,12 @@ FakeProvider::FakeProvider(int dimensions) {
   if (pipe(out) != 0) std::abort();
   pid_ = fork();
   if (pid_ == 0) {
+    // Die with the test, even if it crashes: an orphan would hold ctest's output pipe open.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
+    const int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
     const std::string dims = std::to_string(dimensions);
     execlp("python3", "python3", FAKE_OPENAI_SERVER, "--dimensions", dims.c_str(),
            static_cast<char*>(nullptr));
