@@ -97,9 +97,15 @@ TEST_F(WorkerTest, CancellationReachesAHeartbeatingActivity) {
   auto started = Start("wait_cancel", Json::object());
   ASSERT_TRUE(WaitUntil([&] { return QueryInt("SELECT count(*) FROM activity_log") >= 1; },
                         absl::Seconds(10)));
-  auto described = client_->Describe({started.workflow_id, ""});
-  ASSERT_TRUE(described.ok());
-  ASSERT_EQ(described->pending_activities.size(), 1u);
+  // Describe shows the running attempt with the details of its latest heartbeat.
+  absl::StatusOr<ExecutionInfo> described;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        described = client_->Describe({started.workflow_id, ""});
+        return described.ok() && described->pending_activities.size() == 1 &&
+               described->pending_activities[0].heartbeat_details.is_object();
+      },
+      absl::Seconds(10)));
   EXPECT_EQ(described->pending_activities[0].state, "STARTED");
   EXPECT_EQ(described->pending_activities[0].heartbeat_details["alive"], true);
 
