@@ -22,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/bench_check.h"
 #include "src/common/pg.h"
 #include "src/common/pg_pool.h"
 #include "src/engine/client.h"
@@ -41,12 +42,7 @@ struct Sizes {
   int starts = 2000;
 };
 
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "engine_bench: %s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
+using bench::Check;
 
 pid_t SpawnWorker() {
   pid_t pid = fork();

@@ -22,6 +22,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "bench/bench_check.h"
 #include "entities/sample_data.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
@@ -38,12 +39,7 @@
 namespace vecsync {
 namespace {
 
-void Check(const absl::Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "sync_bench: %s: %s\n", what, s.ToString().c_str());
-    std::exit(1);
-  }
-}
+using bench::Check;
 
 double PeakRssMb() {
   rusage usage{};
@@ -74,11 +70,10 @@ class Bench {
   void Seed(int64_t actions) {
     auto conn = pool_.Acquire();
     Check(conn.status(), "connect");
-    Check((*conn)->Execute("DROP TABLE IF EXISTS posthog_action, posthog_cohort, "
-                           "posthog_eventdefinition, posthog_team, posthog_organization CASCADE;"
-                           "TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
+    Check(entities::DropSourceTables(**conn), "drop sample tables");
+    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
                            "vecsync.sync_watermarks"),
-          "reset");
+          "reset sync state");
     entities::SeedOptions seed;
     seed.teams = 8;
     seed.actions = actions;

@@ -31,6 +31,12 @@ absl::Status CreateSourceTables(PgConnection& conn) {
   )sql");
 }
 
+absl::Status DropSourceTables(PgConnection& conn) {
+  return conn.Execute(
+      "DROP TABLE IF EXISTS posthog_action, posthog_cohort, posthog_eventdefinition, "
+      "posthog_team, posthog_organization CASCADE");
+}
+
 absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& o) {
   if (o.teams < 1) return absl::InvalidArgumentError("--teams must be at least 1");
   if (o.actions < 0 || o.cohorts < 0 || o.event_definitions < 0) {

@@ -24,6 +24,8 @@ struct SeedOptions {
 };
 
 absl::Status CreateSourceTables(PgConnection& conn);
+// Drops the sample tables (tests and benchmarks start from scratch with it).
+absl::Status DropSourceTables(PgConnection& conn);
 // INVALID_ARGUMENT for negative counts or fewer than one team.
 absl::Status SeedSourceTables(PgConnection& conn, const SeedOptions& options);
 

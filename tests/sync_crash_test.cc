@@ -39,12 +39,10 @@ TEST_F(SyncCrashTest, KilledMidRunARestartFinishesWithExactCounts) {
   ASSERT_NE(ch_url, nullptr);
   auto clickhouse = clients::ClickHouseClient::Create(ch_url);
   ASSERT_TRUE(clickhouse.ok());
-  Exec(
-      "DROP TABLE IF EXISTS posthog_action, posthog_cohort, posthog_eventdefinition, "
-      "posthog_team, posthog_organization CASCADE");
   {
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
     entities::SeedOptions seed;
     seed.teams = 4;
     seed.actions = 600;

@@ -71,11 +71,9 @@ class SyncTest : public testing::EngineTest {
     clickhouse_ = std::move(*ch);
     table_ = "pg_embeddings_test_" + std::to_string(getpid());
     ASSERT_TRUE(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_).ok());
-    Exec(
-        "DROP TABLE IF EXISTS posthog_action, posthog_cohort, posthog_eventdefinition, "
-        "posthog_team, posthog_organization CASCADE");
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
     entities::SeedOptions seed;
     seed.teams = 10;  // Organization 5 (teams 9 and 10) has not approved AI processing.
     seed.actions = 300;

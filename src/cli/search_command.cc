@@ -1,11 +1,12 @@
 // `vecsync search --domain action --team 2 [--limit 10] "text"`: embeds the text with the
-// configured embedder and lists the nearest entities of that team.
+// embedder the server uses (the same --embedder flags) and lists the nearest entities of that
+// team.
 #include <cstdlib>
 #include <iostream>
 
 #include "src/cli/commands.h"
+#include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
-#include "src/clients/embedder.h"
 #include "src/clients/vector_search.h"
 
 namespace vecsync::cli {
@@ -16,7 +17,7 @@ struct SearchFlags {
   std::string domain;
   int64_t team = 0;
   int limit = 10;
-  int embedding_dimensions = 512;
+  ProviderFlags providers;
   std::string output = "text";
   std::string text;
 };
@@ -24,13 +25,15 @@ struct SearchFlags {
 void RunSearch(const SearchFlags& flags) {
   auto clickhouse = clients::ClickHouseClient::Create(flags.clickhouse_url);
   if (!clickhouse.ok()) return Fail(clickhouse.status());
-  auto embedder = clients::HashingEmbedder::Create(flags.embedding_dimensions);
+  auto embedder = MakeEmbedder(flags.providers);
   if (!embedder.ok()) return Fail(embedder.status());
   clients::SearchRequest req;
   req.domain = flags.domain;
   req.team_id = flags.team;
   req.limit = flags.limit;
-  req.query = (*embedder)->EmbedOne(flags.text);
+  auto query = (*embedder)->Embed({flags.text});
+  if (!query.ok()) return Fail(query.status());
+  req.query = std::move((*query)[0]);
   auto hits = clients::SearchSimilar(**clickhouse, req);
   if (!hits.ok()) return Fail(hits.status());
   for (const auto& hit : *hits) {
@@ -61,10 +64,7 @@ void AddSearchCommand(CLI::App& app) {
   cmd->add_option("--limit", flags->limit, "How many results")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  cmd->add_option("--embedding-dimensions", flags->embedding_dimensions,
-                  "Dimensions of the hashing embedder (as the server's)")
-      ->check(CLI::Range(1, 16384))
-      ->capture_default_str();
+  AddProviderFlags(cmd, &flags->providers, /*summarizer=*/false);
   cmd->add_option("--clickhouse-url", flags->clickhouse_url,
                   "ClickHouse HTTP URL (env VECSYNC_CLICKHOUSE_URL)");
   cmd->add_option("--output", flags->output, "text or json")

@@ -5,17 +5,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <csignal>
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "src/cli/commands.h"
+#include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
-#include "src/clients/embedder.h"
-#include "src/clients/openai_client.h"
-#include "src/clients/summarizer.h"
 #include "src/common/log.h"
 #include "src/common/pg.h"
 #include "src/common/pg_pool.h"
@@ -30,11 +26,7 @@ namespace {
 struct ServerFlags {
   DatabaseFlags db;
   std::string clickhouse_url;
-  std::string summarizer = "template";
-  std::string embedder = "hashing";
-  int embedding_dimensions = 512;
-  clients::OpenAiOptions openai;
-  std::string openai_key_file;
+  ProviderFlags providers;
   std::string listen = "127.0.0.1:7233";
   bool workers = true;
   int max_concurrent_workflows = 256;
@@ -85,38 +77,12 @@ void RunServer(const ServerFlags& flags) {
   if (!clickhouse.ok()) return Fail(clickhouse.status());
   env.clickhouse = clickhouse->get();
   // Offline by default; an OpenAI-compatible provider when asked for explicitly.
-  clients::TemplateSummarizer template_summarizer;
-  std::unique_ptr<clients::Summarizer> openai_summarizer;
-  std::unique_ptr<clients::Embedder> embedder;
-  clients::OpenAiOptions openai = flags.openai;
-  if (!flags.openai_key_file.empty()) {
-    std::ifstream in(flags.openai_key_file);
-    if (!std::getline(in, openai.api_key)) {
-      return Fail(
-          absl::InvalidArgumentError("cannot read --openai-api-key-file " + flags.openai_key_file));
-    }
-  } else if (const char* key = std::getenv("OPENAI_API_KEY"); key != nullptr) {
-    openai.api_key = key;
-  }
-  openai.dimensions = flags.embedding_dimensions;
-  if (flags.summarizer == "openai") {
-    auto s = clients::OpenAiSummarizer::Create(openai);
-    if (!s.ok()) return Fail(s.status());
-    openai_summarizer = std::move(*s);
-    env.summarizer = openai_summarizer.get();
-  } else {
-    env.summarizer = &template_summarizer;
-  }
-  if (flags.embedder == "openai") {
-    auto e = clients::OpenAiEmbedder::Create(openai);
-    if (!e.ok()) return Fail(e.status());
-    embedder = std::move(*e);
-  } else {
-    auto e = clients::HashingEmbedder::Create(flags.embedding_dimensions);
-    if (!e.ok()) return Fail(e.status());
-    embedder = std::move(*e);
-  }
-  env.embedder = embedder.get();
+  auto summarizer = MakeSummarizer(flags.providers);
+  if (!summarizer.ok()) return Fail(summarizer.status());
+  env.summarizer = summarizer->get();
+  auto embedder = MakeEmbedder(flags.providers);
+  if (!embedder.ok()) return Fail(embedder.status());
+  env.embedder = embedder->get();
   engine::Registry registry;
   if (absl::Status s = workflows::RegisterAllWorkflows(&registry, &env); !s.ok()) return Fail(s);
 
@@ -167,47 +133,7 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--clickhouse-url", flags->clickhouse_url,
                   "ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (env VECSYNC_CLICKHOUSE_URL)")
       ->envname("VECSYNC_CLICKHOUSE_URL");
-  cmd->add_option("--summarizer", flags->summarizer,
-                  "template (offline, deterministic) or openai (OpenAI-compatible chat)")
-      ->check(CLI::IsMember({"template", "openai"}))
-      ->capture_default_str();
-  cmd->add_option("--embedder", flags->embedder,
-                  "hashing (offline feature hashing) or openai (OpenAI-compatible embeddings)")
-      ->check(CLI::IsMember({"hashing", "openai"}))
-      ->capture_default_str();
-  cmd->add_option("--embedding-dimensions", flags->embedding_dimensions,
-                  "Vector dimensions (sent as `dimensions` to the provider)")
-      ->check(CLI::Range(1, 16384))
-      ->capture_default_str();
-  cmd->add_option("--openai-base-url", flags->openai.base_url,
-                  "OpenAI-compatible API base URL (env OPENAI_BASE_URL)")
-      ->envname("OPENAI_BASE_URL")
-      ->capture_default_str();
-  cmd->add_option("--openai-api-key-file", flags->openai_key_file,
-                  "File holding the API key (else env OPENAI_API_KEY); never logged");
-  cmd->add_flag("--openai-api-key-header", flags->openai.api_key_header,
-                "Send the key as `api-key:` (Azure style) instead of a bearer token");
-  cmd->add_option("--chat-model", flags->openai.chat_model, "Chat model for summaries")
-      ->capture_default_str();
-  cmd->add_option("--embedding-model", flags->openai.embedding_model, "Embedding model")
-      ->capture_default_str();
-  cmd->add_flag("!--no-send-dimensions", flags->openai.send_dimensions,
-                "Do not send `dimensions` (models that reject it)");
-  cmd->add_option(
-         "--max-inputs-per-request", flags->openai.max_inputs_per_request,
-         "Embedding inputs per request (2048 for OpenAI, 32 for text-embeddings-inference)")
-      ->check(CLI::Range(1, 2048))
-      ->capture_default_str();
-  cmd->add_option("--max-concurrent-requests", flags->openai.max_concurrent_requests,
-                  "Chat requests in flight at once in this process")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  cmd->add_option("--requests-per-minute", flags->openai.requests_per_minute,
-                  "Provider request budget (0: unlimited)")
-      ->capture_default_str();
-  cmd->add_option("--tokens-per-minute", flags->openai.tokens_per_minute,
-                  "Provider token budget (0: unlimited)")
-      ->capture_default_str();
+  AddProviderFlags(cmd, &flags->providers, /*summarizer=*/true);
   cmd->add_option("--listen", flags->listen, "gRPC listen address (env VECSYNC_LISTEN)")
       ->envname("VECSYNC_LISTEN")
       ->capture_default_str();

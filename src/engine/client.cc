@@ -69,8 +69,7 @@ absl::Status ValidatePageSize(int page_size) {
 
 }  // namespace
 
-Client::Client(PgPool* pool, const Registry* registry)
-    : pool_(pool), registry_(registry), store_(pool, "client") {}
+Client::Client(PgPool* pool, const Registry* registry) : pool_(pool), registry_(registry) {}
 
 absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest request) {
   if (request.workflow_type.empty()) return absl::InvalidArgumentError("workflow_type is required");

@@ -65,7 +65,6 @@ class Client {
 
   PgPool* const pool_;
   const Registry* const registry_;
-  Store store_;
 };
 
 }  // namespace vecsync::engine
