@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "entities/property_filter.h"
 
 namespace vecsync::entities {
 namespace {
@@ -14,29 +15,6 @@ std::string Matching(const std::string& kind, const std::string& fallback) {
   if (k == "exact") return "exactly matches";
   if (k == "regex") return "matches regex";
   return "contains";
-}
-
-std::string PropertyFilter(const Json& p) {
-  const std::string op = JsonText(p, "operator").empty() ? "exact" : JsonText(p, "operator");
-  static const std::vector<std::pair<std::string, std::string>> kOps = {
-      {"exact", "is"},
-      {"is_not", "is not"},
-      {"icontains", "contains"},
-      {"not_icontains", "does not contain"},
-      {"regex", "matches regex"},
-      {"not_regex", "does not match regex"},
-      {"gt", "is greater than"},
-      {"lt", "is less than"},
-      {"is_set", "is set"},
-      {"is_not_set", "is not set"}};
-  std::string verb = op;
-  for (const auto& [name, text] : kOps) {
-    if (name == op) verb = text;
-  }
-  const std::string type = JsonText(p, "type").empty() ? "event" : JsonText(p, "type");
-  std::string out = absl::StrCat(type, " property `", JsonText(p, "key"), "` ", verb);
-  if (op != "is_set" && op != "is_not_set") absl::StrAppend(&out, " `", JsonText(p, "value"), "`");
-  return out;
 }
 
 class ActionConfig : public EntityConfig {
@@ -99,7 +77,7 @@ std::string RenderActionStep(const Json& step) {
                                       " `", JsonText(step, "url"), "`"));
   }
   if (step.is_object() && step.contains("properties") && step["properties"].is_array()) {
-    for (const Json& p : step["properties"]) conditions.push_back(PropertyFilter(p));
+    for (const Json& p : step["properties"]) conditions.push_back(RenderPropertyFilter(p, "event"));
   }
   if (conditions.empty()) return "any event";
   return absl::StrJoin(conditions, " AND ");

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "entities/property_filter.h"
 
 namespace vecsync::entities {
 namespace {
@@ -23,20 +24,7 @@ std::string Leaf(const Json& f) {
     return out;
   }
   if (type == "cohort") return absl::StrCat("belongs to cohort ", JsonText(f, "value"));
-  std::string op = JsonText(f, "operator").empty() ? "exact" : JsonText(f, "operator");
-  std::string verb = op == "exact"           ? "is"
-                     : op == "is_not"        ? "is not"
-                     : op == "icontains"     ? "contains"
-                     : op == "not_icontains" ? "does not contain"
-                     : op == "gt"            ? "is greater than"
-                     : op == "lt"            ? "is less than"
-                     : op == "is_set"        ? "is set"
-                                             : op;
-  std::string out =
-      absl::StrCat(type.empty() ? "person" : type, " property `", JsonText(f, "key"), "` ", verb);
-  if (op != "is_set") absl::StrAppend(&out, " `", JsonText(f, "value"), "`");
-  if (f.is_object() && f.value("negation", false)) out = absl::StrCat("NOT (", out, ")");
-  return out;
+  return RenderPropertyFilter(f, "person");
 }
 
 class CohortConfig : public EntityConfig {

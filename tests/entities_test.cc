@@ -3,6 +3,7 @@
 
 #include "entities/action.h"
 #include "entities/cohort.h"
+#include "entities/property_filter.h"
 #include "entities/registry.h"
 
 namespace vecsync::entities {
@@ -70,6 +71,18 @@ TEST(CohortConfigTest, RendersTheNestedFilterTree) {
   Json props = NewCohortConfig()->Properties(e);
   EXPECT_EQ(props["is_static"], false);
   EXPECT_EQ(props["count"], 12);
+}
+
+TEST(PropertyFilterTest, RendersOperatorsOwnersAndNegation) {
+  EXPECT_EQ(RenderPropertyFilter({{"key", "plan"}, {"value", "pro"}}, "person"),
+            "person property `plan` is `pro`");
+  EXPECT_EQ(RenderPropertyFilter({{"key", "$os"}, {"operator", "is_not_set"}, {"type", "event"}},
+                                 "person"),
+            "event property `$os` is not set");
+  EXPECT_EQ(RenderPropertyFilter(
+                {{"key", "email"}, {"operator", "icontains"}, {"value", "@x"}, {"negation", true}},
+                "person"),
+            "NOT (person property `email` contains `@x`)");
 }
 
 }  // namespace
