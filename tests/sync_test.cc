@@ -1,11 +1,15 @@
 // sync-entity-vectors end to end: seeded PostHog-shaped tables in the real PostgreSQL, the
 // workflow on a real worker, vectors in the real ClickHouse.
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_split.h"
 #include "entities/sample_data.h"
+#include "src/api/api_server.h"
+#include "src/api/search_service.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
 #include "src/clients/openai_client.h"
@@ -260,6 +264,65 @@ TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
   // Other teams' entities never show up.
   req.team_id = 999;
   EXPECT_TRUE(clients::SearchSimilar(*clickhouse_, req).value().empty());
+}
+
+TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
+  Sync({{"domain", "action"}});
+  auto text = clickhouse_->Query("SELECT team_id, id, text FROM " + table_ +
+                                 " FINAL WHERE domain = 'action' AND is_deleted = 0 "
+                                 "ORDER BY id LIMIT 1 FORMAT JSONEachRow");
+  ASSERT_TRUE(text.ok());
+  Json row = Json::parse(*text);
+  const int64_t team = row["team_id"].is_string() ? std::stoll(row["team_id"].get<std::string>())
+                                                  : row["team_id"].get<int64_t>();
+  auto auth = api::BearerAuth::Create({"search-token"});
+  ASSERT_TRUE(auth.ok());
+  api::SearchService service(clickhouse_.get(), table_, &embedder_, &*auth);
+  api::ApiServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = api::ApiServer::Start(options, {&service});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::SearchService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  auto call = [&](const v1::SearchSimilarRequest& req, v1::SearchSimilarResponse* resp,
+                  const std::string& token = "search-token") {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    return stub->SearchSimilar(&ctx, req, resp);
+  };
+
+  v1::SearchSimilarRequest req;
+  req.set_domain("action");
+  req.set_team_id(team);
+  req.set_query(row["text"].get<std::string>());
+  req.set_limit(3);
+  v1::SearchSimilarResponse resp;
+  grpc::Status s = call(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GE(resp.hits_size(), 1);
+  EXPECT_LE(resp.hits_size(), 3);
+  EXPECT_EQ(resp.hits(0).entity_id(), row["id"].get<std::string>());
+  EXPECT_NEAR(resp.hits(0).distance(), 0.0, 1e-4);
+  EXPECT_EQ(resp.hits(0).text(), row["text"].get<std::string>());
+  EXPECT_TRUE(Json::parse(resp.hits(0).properties_json()).contains("name"));
+  for (int i = 1; i < resp.hits_size(); ++i) {
+    EXPECT_GE(resp.hits(i).distance(), resp.hits(i - 1).distance()) << "nearest first";
+  }
+
+  EXPECT_EQ(call(req, &resp, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  v1::SearchSimilarRequest bad = req;
+  bad.set_domain("planet");
+  s = call(bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("action"), std::string::npos) << "lists the known domains";
+  bad = req;
+  bad.set_query("   ");
+  EXPECT_EQ(call(bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad = req;
+  bad.set_limit(5000);
+  s = call(bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("limit"), std::string::npos);
 }
 
 TEST_F(SyncTest, WithAMisbehavingOpenAiProviderNothingWrongIsStored) {

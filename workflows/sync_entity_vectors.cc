@@ -181,6 +181,13 @@ class SyncRun {
     progress["domain"] = in_.domain;
     progress["phase"] = position_.doc["phase"];
     progress["in_flight"] = in_flight_.size();
+    // Every selected entity ends as exactly one of these; `done`/`total` drive progress bars.
+    int64_t done = 0;
+    for (const char* c : {"embedded", "skipped_unchanged", "failed", "tombstoned"}) {
+      done += progress[c].get<int64_t>();
+    }
+    progress["done"] = done;
+    progress["total"] = progress["selected"];
     return ctx_.SetProgress(progress);
   }
 

@@ -1,20 +1,27 @@
-// `vecsync server`: the gRPC endpoint (health, reflection, server info) and the engine's worker
-// in one process; `vecsync health`: asks a server whether it is serving.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
+// `vecsync server`: the gRPC API (workflows, search, health, reflection, server info) and the
+// engine's worker in one process; `vecsync health`: asks a server whether it is serving.
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "src/api/api_server.h"
+#include "src/api/bearer_auth.h"
+#include "src/api/run_change_feed.h"
+#include "src/api/search_service.h"
+#include "src/api/workflow_service.h"
+#include "src/cli/api_client.h"
 #include "src/cli/commands.h"
 #include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/common/log.h"
 #include "src/common/pg.h"
 #include "src/common/pg_pool.h"
+#include "src/engine/client.h"
 #include "src/engine/migrations.h"
 #include "src/engine/worker.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
@@ -28,6 +35,9 @@ struct ServerFlags {
   std::string clickhouse_url;
   ProviderFlags providers;
   std::string listen = "127.0.0.1:7233";
+  std::string auth_token_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   bool workers = true;
   int max_concurrent_workflows = 256;
   int max_concurrent_activities = 16;
@@ -97,20 +107,38 @@ void RunServer(const ServerFlags& flags) {
     if (absl::Status s = worker->Start(); !s.ok()) return Fail(s);
   }
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  ServerInfoServiceImpl info(worker ? worker->identity() : "api-only");
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&info);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    if (worker) worker->Shutdown();
-    return Fail(absl::UnavailableError("cannot listen on " + flags.listen));
+  // The API: its own pool, so API calls never wait behind the workers' connections.
+  std::vector<std::string> tokens;
+  if (!flags.auth_token_file.empty()) {
+    auto read = api::BearerAuth::ReadTokenFile(flags.auth_token_file);
+    if (!read.ok()) return Fail(read.status());
+    tokens = std::move(*read);
+  } else if (const char* env = std::getenv("VECSYNC_AUTH_TOKENS"); env != nullptr && *env) {
+    tokens = absl::StrSplit(env, ',', absl::SkipWhitespace());
   }
-  LogInfo("vecsync server ready",
-          {{"listen", flags.listen}, {"workers", flags.workers ? "on" : "off"}});
+  auto auth = api::BearerAuth::Create(std::move(tokens));
+  if (!auth.ok()) return Fail(auth.status());
+  PgPool api_pool(flags.db.pg_url, 8);
+  engine::Client client(&api_pool, &registry);
+  api::RunChangeFeed feed(flags.db.pg_url);
+  feed.Start();
+  api::WorkflowService workflow_service(&client, &feed, &*auth);
+  api::SearchService search_service(env.clickhouse, env.table, env.embedder, &*auth);
+  ServerInfoServiceImpl info(worker ? worker->identity() : "api-only");
+  api::ApiServerOptions api_options;
+  api_options.listen = flags.listen;
+  api_options.tls_cert_file = flags.tls_cert_file;
+  api_options.tls_key_file = flags.tls_key_file;
+  auto server = api::ApiServer::Start(api_options, {&workflow_service, &search_service, &info});
+  if (!server.ok()) {
+    if (worker) worker->Shutdown();
+    return Fail(server.status());
+  }
+  LogInfo("vecsync server ready", {{"listen", flags.listen},
+                                   {"port", std::to_string((*server)->port())},
+                                   {"tls", (*server)->tls() ? "on" : "off"},
+                                   {"auth", auth->enabled() ? "bearer" : "off"},
+                                   {"workers", flags.workers ? "on" : "off"}});
 
   absl::Notification stop;
   g_stop = &stop;
@@ -118,9 +146,10 @@ void RunServer(const ServerFlags& flags) {
   std::signal(SIGINT, OnSignal);
   stop.WaitForNotification();
   LogInfo("shutting down");
-  server->GetHealthCheckService()->SetServingStatus(false);
+  (*server)->SetServing(false);
   if (worker) worker->Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  (*server)->Shutdown(absl::Seconds(5));
+  feed.Stop();
 }
 
 }  // namespace
@@ -137,6 +166,14 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--listen", flags->listen, "gRPC listen address (env VECSYNC_LISTEN)")
       ->envname("VECSYNC_LISTEN")
       ->capture_default_str();
+  cmd->add_option("--auth-token-file", flags->auth_token_file,
+                  "Require 'authorization: Bearer <token>' on API calls, accepting any token in "
+                  "this file (one per line). Env VECSYNC_AUTH_TOKENS: comma-separated tokens")
+      ->envname("VECSYNC_AUTH_TOKEN_FILE");
+  cmd->add_option("--tls-cert", flags->tls_cert_file, "Serve TLS with this certificate (PEM)")
+      ->envname("VECSYNC_TLS_CERT");
+  cmd->add_option("--tls-key", flags->tls_key_file, "The TLS certificate's private key (PEM)")
+      ->envname("VECSYNC_TLS_KEY");
   cmd->add_flag("!--no-workers", flags->workers, "Serve the API only; run no workers");
   cmd->add_option("--max-concurrent-workflows", flags->max_concurrent_workflows,
                   "Workflow runs this process executes at once")
@@ -159,23 +196,19 @@ void AddServerCommand(CLI::App& app) {
 }
 
 void AddHealthCommand(CLI::App& app) {
-  auto* address = new std::string("127.0.0.1:7233");
+  auto* flags = new ApiFlags;
   CLI::App* cmd = app.add_subcommand("health", "Exit 0 when the server at --address is serving");
-  cmd->add_option("--address", *address, "Server address")->capture_default_str();
-  cmd->callback([address] {
-    auto channel = grpc::CreateChannel(*address, grpc::InsecureChannelCredentials());
-    auto stub = grpc::health::v1::Health::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  AddApiFlags(cmd, flags);
+  cmd->callback([flags] {
+    absl::StatusOr<ApiChannel> api = ApiChannel::Open(*flags);
+    if (!api.ok()) return Fail(api.status());
+    auto stub = grpc::health::v1::Health::NewStub(api->channel());
     grpc::health::v1::HealthCheckRequest req;
     grpc::health::v1::HealthCheckResponse resp;
-    grpc::Status s = stub->Check(&ctx, req, &resp);
-    if (!s.ok()) {
-      return Fail(absl::UnavailableError("server at " + *address +
-                                         " is not answering: " + s.error_message()));
-    }
+    grpc::Status s = stub->Check(api->Context(absl::Seconds(3)).get(), req, &resp);
+    if (!s.ok()) return Fail(api->Error(s));
     if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-      return Fail(absl::UnavailableError("server at " + *address + " is not serving"));
+      return Fail(absl::UnavailableError("server at " + flags->address + " is not serving"));
     }
     std::cout << "SERVING\n";
   });

@@ -1,21 +1,25 @@
-// `vecsync workflow start|describe|list|cancel|terminate|history`. These talk to vecsync's
-// PostgreSQL database through the engine client (the gRPC API will serve the same calls).
+// `vecsync workflow start|describe|list|cancel|terminate|history|watch`: clients of a vecsync
+// server's WorkflowService (--address, --token-file).
+//
+// Exit codes: 0 when the command worked (for --wait and watch: the run COMPLETED); 1 for an
+// error; 2 for bad usage; 3 FAILED, 4 CANCELED, 5 TERMINATED, 6 TIMED_OUT.
+#include <cstdio>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/api/proto_convert.h"
+#include "src/cli/api_client.h"
 #include "src/cli/commands.h"
+#include "src/cli/progress_display.h"
 #include "src/common/json.h"
-#include "src/common/pg_pool.h"
-#include "src/engine/client.h"
-#include "workflows/register_all.h"
+#include "vecsync/v1/workflow_service.grpc.pb.h"
 
 namespace vecsync::cli {
 namespace {
 
 struct WorkflowFlags {
-  DatabaseFlags db;
-  std::string output = "text";
+  ApiFlags api;
   std::string type;
   std::string input = "{}";
   std::string workflow_id;
@@ -27,164 +31,306 @@ struct WorkflowFlags {
   std::string wait_timeout = "24h";
   bool wait = false;
   std::string reason;
-  std::string status;
+  std::vector<std::string> statuses;
+  std::string since;
   int page_size = 20;
+  bool all = false;
 };
 
-std::string IsoTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+std::string IsoTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", api::FromProtoTime(t), absl::UTCTimeZone());
 }
 
-Json ExecutionJson(const engine::ExecutionInfo& e) {
-  Json j = {{"workflow_id", e.workflow_id},
-            {"run_id", e.run_id},
-            {"workflow_type", e.workflow_type},
-            {"status", std::string(engine::WorkflowStatusName(e.status))},
-            {"start_time", IsoTime(e.start_time)},
-            {"input", e.input}};
-  if (e.close_time) j["close_time"] = IsoTime(*e.close_time);
-  if (!e.result.is_null()) j["result"] = e.result;
-  if (!e.failure.is_null()) j["failure"] = e.failure;
-  if (!e.progress.is_null()) j["progress"] = e.progress;
-  if (e.cancel_requested) j["cancel_requested"] = true;
+// A JSON string field shown as JSON (null when empty).
+Json Embedded(const std::string& text) {
+  if (text.empty()) return nullptr;
+  absl::StatusOr<Json> parsed = ParseJson(text, "field");
+  return parsed.ok() ? *parsed : Json(text);
+}
+
+Json ExecutionJson(const v1::WorkflowExecution& e) {
+  Json j = {{"workflow_id", e.workflow_id()},        {"run_id", e.run_id()},
+            {"workflow_type", e.workflow_type()},    {"status", api::ProtoStatusName(e.status())},
+            {"start_time", IsoTime(e.start_time())}, {"input", Embedded(e.input_json())}};
+  if (e.has_close_time()) j["close_time"] = IsoTime(e.close_time());
+  if (e.has_execution_deadline()) j["execution_deadline"] = IsoTime(e.execution_deadline());
+  if (!e.result_json().empty()) j["result"] = Embedded(e.result_json());
+  if (!e.failure_json().empty()) j["failure"] = Embedded(e.failure_json());
+  if (!e.progress_json().empty()) j["progress"] = Embedded(e.progress_json());
+  if (e.cancel_requested()) j["cancel_requested"] = true;
   Json pending = Json::array();
-  for (const auto& p : e.pending_activities) {
-    Json a = {{"seq", p.seq},
-              {"activity_type", p.activity_type},
-              {"state", p.state},
-              {"attempt", p.attempt}};
-    if (!p.last_failure.is_null()) a["last_failure"] = p.last_failure;
-    if (!p.heartbeat_details.is_null()) a["heartbeat_details"] = p.heartbeat_details;
+  for (const v1::PendingActivity& p : e.pending_activities()) {
+    Json a = {{"seq", p.seq()},
+              {"activity_type", p.activity_type()},
+              {"state", p.state()},
+              {"attempt", p.attempt()}};
+    if (!p.last_failure_json().empty()) a["last_failure"] = Embedded(p.last_failure_json());
+    if (!p.heartbeat_details_json().empty()) {
+      a["heartbeat_details"] = Embedded(p.heartbeat_details_json());
+    }
     pending.push_back(std::move(a));
   }
   if (!pending.empty()) j["pending_activities"] = std::move(pending);
   return j;
 }
 
-void PrintExecution(const engine::ExecutionInfo& e, const std::string& output) {
+void PrintExecution(const v1::WorkflowExecution& e, const std::string& output) {
+  const Json fields = ExecutionJson(e);
   if (output == "json") {
-    std::cout << ExecutionJson(e).dump(2) << "\n";
+    std::cout << fields.dump(2) << "\n";
     return;
   }
-  const Json fields = ExecutionJson(e);
   for (const auto& [key, value] : fields.items()) {
     std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
               << "\n";
   }
 }
 
-int ExitCodeFor(engine::WorkflowStatus status) {
-  return status == engine::WorkflowStatus::kCompleted ? 0 : 3;
+int ExitCodeFor(v1::WorkflowStatus status) {
+  switch (status) {
+    case v1::WORKFLOW_STATUS_COMPLETED:
+      return 0;
+    case v1::WORKFLOW_STATUS_FAILED:
+      return 3;
+    case v1::WORKFLOW_STATUS_CANCELED:
+      return 4;
+    case v1::WORKFLOW_STATUS_TERMINATED:
+      return 5;
+    case v1::WORKFLOW_STATUS_TIMED_OUT:
+      return 6;
+    default:
+      return 1;
+  }
 }
 
-// Runs `fn` with a client on the database the flags name.
+// Opens the channel and runs `fn` with a WorkflowService stub.
 template <typename Fn>
-void WithClient(const WorkflowFlags& flags, Fn fn) {
-  PgPool pool(flags.db.pg_url, 2);
-  engine::Registry registry;
-  if (absl::Status s = workflows::RegisterAllWorkflows(&registry, nullptr); !s.ok()) return Fail(s);
-  engine::Client client(&pool, &registry);
-  fn(client);
+void WithStub(const WorkflowFlags& flags, Fn fn) {
+  absl::StatusOr<ApiChannel> api = ApiChannel::Open(flags.api);
+  if (!api.ok()) return Fail(api.status());
+  auto stub = v1::WorkflowService::NewStub(api->channel());
+  fn(*api, *stub);
+}
+
+// Follows the run until it closes, showing progress on `progress_out` (text output) or one JSON
+// document per change on stdout (json output with `stream_json`). Reconnects when the server
+// restarts. Returns the closed execution.
+absl::StatusOr<v1::WorkflowExecution> Follow(const ApiChannel& api, v1::WorkflowService::Stub& stub,
+                                             const WorkflowFlags& flags, FILE* progress_out,
+                                             bool stream_json) {
+  absl::StatusOr<absl::Duration> timeout = ParseDurationFlag(flags.wait_timeout, "--wait-timeout");
+  if (!timeout.ok()) return timeout.status();
+  const absl::Time deadline = absl::Now() + *timeout;
+  ProgressDisplay display(progress_out);
+  v1::WatchWorkflowRequest request;
+  request.set_workflow_id(flags.workflow_id);
+  request.set_run_id(flags.run_id);
+  absl::Duration backoff = absl::Milliseconds(200);
+  while (true) {
+    auto context = api.Context(deadline - absl::Now());
+    auto reader = stub.WatchWorkflow(context.get(), request);
+    v1::WatchWorkflowResponse update;
+    while (reader->Read(&update)) {
+      const v1::WorkflowExecution& e = update.execution();
+      request.set_run_id(e.run_id());  // Stay on this run after a reconnect.
+      if (stream_json) {
+        std::cout << ExecutionJson(e).dump() << std::endl;
+      } else if (flags.api.output != "json") {
+        display.Update(e);
+      }
+      if (e.status() != v1::WORKFLOW_STATUS_RUNNING) {
+        display.Finish();
+        reader->Finish().ok();  // The server ends the stream right after.
+        return e;
+      }
+      backoff = absl::Milliseconds(200);
+    }
+    grpc::Status s = reader->Finish();
+    display.Finish();
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("workflow '", flags.workflow_id,
+                                                      "' still running after ", flags.wait_timeout,
+                                                      " (--wait-timeout)"));
+    }
+    // The server went away mid-watch (a restart, a deploy): try again until the deadline.
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return api.Error(s);
+    absl::SleepFor(std::min(backoff, deadline - absl::Now()));
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
 }
 
 void Start(const WorkflowFlags& flags) {
-  engine::StartWorkflowRequest req;
-  req.workflow_type = flags.type;
-  req.workflow_id = flags.workflow_id;
-  req.request_id = flags.request_id;
-  auto input = ParseJson(flags.input, "--input");
-  if (!input.ok()) return Fail(input.status());
-  req.input = std::move(*input);
-  auto reuse = engine::ParseReusePolicy(flags.reuse_policy);
-  if (!reuse.ok()) return Fail(reuse.status());
-  req.reuse_policy = *reuse;
-  auto conflict = engine::ParseConflictPolicy(flags.conflict_policy);
-  if (!conflict.ok()) return Fail(conflict.status());
-  req.conflict_policy = *conflict;
+  v1::StartWorkflowRequest req;
+  req.set_workflow_type(flags.type);
+  req.set_workflow_id(flags.workflow_id);
+  req.set_request_id(flags.request_id);
+  req.set_input_json(flags.input);
+  v1::WorkflowIdReusePolicy reuse;
+  if (!v1::WorkflowIdReusePolicy_Parse("WORKFLOW_ID_REUSE_POLICY_" + flags.reuse_policy, &reuse)) {
+    return Fail(absl::InvalidArgumentError(
+        "--reuse-policy must be ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or "
+        "REJECT_DUPLICATE, not '" +
+        flags.reuse_policy + "'"));
+  }
+  req.set_reuse_policy(reuse);
+  v1::WorkflowIdConflictPolicy conflict;
+  if (!v1::WorkflowIdConflictPolicy_Parse("WORKFLOW_ID_CONFLICT_POLICY_" + flags.conflict_policy,
+                                          &conflict)) {
+    return Fail(absl::InvalidArgumentError(
+        "--conflict-policy must be FAIL, USE_EXISTING or TERMINATE_EXISTING, not '" +
+        flags.conflict_policy + "'"));
+  }
+  req.set_conflict_policy(conflict);
   if (!flags.execution_timeout.empty()) {
     auto timeout = ParseDurationFlag(flags.execution_timeout, "--execution-timeout");
     if (!timeout.ok()) return Fail(timeout.status());
-    req.execution_timeout = *timeout;
+    req.mutable_execution_timeout()->set_seconds(absl::ToInt64Seconds(*timeout));
   }
-  auto wait_timeout = ParseDurationFlag(flags.wait_timeout, "--wait-timeout");
-  if (!wait_timeout.ok()) return Fail(wait_timeout.status());
-  WithClient(flags, [&](engine::Client& client) {
-    auto started = client.StartWorkflow(req);
-    if (!started.ok()) return Fail(started.status());
-    if (flags.output == "json" && !flags.wait) {
-      std::cout << Json{{"workflow_id", started->workflow_id},
-                        {"run_id", started->run_id},
-                        {"started", started->started}}
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    v1::StartWorkflowResponse started;
+    grpc::Status s = stub.StartWorkflow(api.Context().get(), req, &started);
+    if (!s.ok()) return Fail(api.Error(s));
+    if (flags.api.output == "json" && !flags.wait) {
+      std::cout << Json{{"workflow_id", started.workflow_id()},
+                        {"run_id", started.run_id()},
+                        {"started", started.started()}}
                        .dump(2)
                 << "\n";
-    } else if (flags.output != "json") {
-      std::cout << (started->started ? "started" : "already started") << " workflow "
-                << started->workflow_id << " run " << started->run_id << "\n";
+    } else if (flags.api.output != "json") {
+      std::cout << (started.started() ? "started" : "already started") << " workflow "
+                << started.workflow_id() << " run " << started.run_id() << std::endl;
     }
     if (!flags.wait) return;
-    auto closed = client.WaitForClose({started->workflow_id, started->run_id}, *wait_timeout);
+    WorkflowFlags follow = flags;
+    follow.workflow_id = started.workflow_id();
+    follow.run_id = started.run_id();
+    absl::StatusOr<v1::WorkflowExecution> closed =
+        Follow(api, stub, follow, stderr, /*stream_json=*/false);
     if (!closed.ok()) return Fail(closed.status());
-    PrintExecution(*closed, flags.output);
-    SetExitCode(ExitCodeFor(closed->status));
+    PrintExecution(*closed, flags.api.output);
+    SetExitCode(ExitCodeFor(closed->status()));
+  });
+}
+
+void Watch(const WorkflowFlags& flags) {
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    absl::StatusOr<v1::WorkflowExecution> closed =
+        Follow(api, stub, flags, stdout, /*stream_json=*/flags.api.output == "json");
+    if (!closed.ok()) return Fail(closed.status());
+    if (flags.api.output != "json") PrintExecution(*closed, flags.api.output);
+    SetExitCode(ExitCodeFor(closed->status()));
   });
 }
 
 void Describe(const WorkflowFlags& flags) {
-  WithClient(flags, [&](engine::Client& client) {
-    auto e = client.Describe({flags.workflow_id, flags.run_id});
-    if (!e.ok()) return Fail(e.status());
-    PrintExecution(*e, flags.output);
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    v1::DescribeWorkflowRequest req;
+    req.set_workflow_id(flags.workflow_id);
+    req.set_run_id(flags.run_id);
+    v1::DescribeWorkflowResponse resp;
+    grpc::Status s = stub.DescribeWorkflow(api.Context().get(), req, &resp);
+    if (!s.ok()) return Fail(api.Error(s));
+    PrintExecution(resp.execution(), flags.api.output);
   });
 }
 
 void List(const WorkflowFlags& flags) {
-  engine::ListWorkflowsRequest req;
-  req.workflow_type = flags.type;
-  req.page_size = flags.page_size;
-  if (!flags.status.empty()) {
-    auto status = engine::ParseWorkflowStatus(flags.status);
-    if (!status.ok()) return Fail(status.status());
-    req.statuses = {*status};
+  v1::ListWorkflowsRequest req;
+  req.set_workflow_type(flags.type);
+  req.set_page_size(flags.page_size);
+  for (const std::string& name : flags.statuses) {
+    v1::WorkflowStatus status;
+    if (!v1::WorkflowStatus_Parse("WORKFLOW_STATUS_" + name, &status) ||
+        status == v1::WORKFLOW_STATUS_UNSPECIFIED) {
+      return Fail(absl::InvalidArgumentError(
+          "--status must be RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED or TIMED_OUT, not '" +
+          name + "'"));
+    }
+    req.add_statuses(status);
   }
-  WithClient(flags, [&](engine::Client& client) {
-    auto page = client.List(req);
-    if (!page.ok()) return Fail(page.status());
-    if (flags.output == "json") {
-      Json rows = Json::array();
-      for (const auto& e : page->executions) rows.push_back(ExecutionJson(e));
-      std::cout << Json{{"executions", rows}, {"next_page_token", page->next_page_token}}.dump(2)
-                << "\n";
-      return;
+  if (!flags.since.empty()) {
+    auto since = ParseDurationFlag(flags.since, "--since");
+    if (!since.ok()) return Fail(since.status());
+    api::ToProtoTime(absl::Now() - *since, req.mutable_start_time_from());
+  }
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    int shown = 0;
+    while (true) {
+      v1::ListWorkflowsResponse page;
+      grpc::Status s = stub.ListWorkflows(api.Context().get(), req, &page);
+      if (!s.ok()) return Fail(api.Error(s));
+      for (const v1::WorkflowExecution& e : page.executions()) {
+        ++shown;
+        if (flags.api.output == "json") {
+          std::cout << ExecutionJson(e).dump() << "\n";
+        } else {
+          std::cout << IsoTime(e.start_time()) << "  " << api::ProtoStatusName(e.status()) << "  "
+                    << e.workflow_type() << "  " << e.workflow_id() << "  " << e.run_id() << "\n";
+        }
+      }
+      if (!flags.all || page.next_page_token().empty()) {
+        if (!page.next_page_token().empty() && flags.api.output != "json") {
+          std::cout << "(more: --all lists every page)\n";
+        }
+        break;
+      }
+      req.set_next_page_token(page.next_page_token());
     }
-    for (const auto& e : page->executions) {
-      std::cout << IsoTime(e.start_time) << "  " << engine::WorkflowStatusName(e.status) << "  "
-                << e.workflow_type << "  " << e.workflow_id << "  " << e.run_id << "\n";
-    }
-    if (page->executions.empty()) std::cout << "no workflows\n";
+    if (shown == 0 && flags.api.output != "json") std::cout << "no workflows\n";
   });
 }
 
 void History(const WorkflowFlags& flags) {
-  WithClient(flags, [&](engine::Client& client) {
-    std::string token;
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    v1::GetWorkflowHistoryRequest req;
+    req.set_workflow_id(flags.workflow_id);
+    req.set_run_id(flags.run_id);
+    req.set_page_size(1000);
     do {
-      auto page = client.GetHistory({flags.workflow_id, flags.run_id}, 1000, token);
-      if (!page.ok()) return Fail(page.status());
-      for (const auto& ev : page->events) {
-        if (flags.output == "json") {
-          std::cout << Json{{"event_id", ev.event_id},
-                            {"event_type", ev.event_type},
-                            {"event_time", IsoTime(ev.event_time)},
-                            {"attributes", ev.attributes}}
+      v1::GetWorkflowHistoryResponse page;
+      grpc::Status s = stub.GetWorkflowHistory(api.Context().get(), req, &page);
+      if (!s.ok()) return Fail(api.Error(s));
+      for (const v1::HistoryEvent& ev : page.events()) {
+        if (flags.api.output == "json") {
+          std::cout << Json{{"event_id", ev.event_id()},
+                            {"event_type", ev.event_type()},
+                            {"event_time", IsoTime(ev.event_time())},
+                            {"attributes", Embedded(ev.attributes_json())}}
                            .dump()
                     << "\n";
         } else {
-          std::cout << ev.event_id << "  " << IsoTime(ev.event_time) << "  " << ev.event_type
-                    << "  " << ev.attributes.dump() << "\n";
+          std::cout << ev.event_id() << "  " << IsoTime(ev.event_time()) << "  " << ev.event_type()
+                    << "  " << ev.attributes_json() << "\n";
         }
       }
-      token = page->next_page_token;
-    } while (!token.empty());
+      req.set_next_page_token(page.next_page_token());
+    } while (!req.next_page_token().empty());
+  });
+}
+
+void Cancel(const WorkflowFlags& flags) {
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    v1::CancelWorkflowRequest req;
+    req.set_workflow_id(flags.workflow_id);
+    req.set_run_id(flags.run_id);
+    req.set_reason(flags.reason);
+    v1::CancelWorkflowResponse resp;
+    grpc::Status s = stub.CancelWorkflow(api.Context().get(), req, &resp);
+    if (!s.ok()) return Fail(api.Error(s));
+    std::cout << "cancel requested\n";
+  });
+}
+
+void Terminate(const WorkflowFlags& flags) {
+  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+    v1::TerminateWorkflowRequest req;
+    req.set_workflow_id(flags.workflow_id);
+    req.set_run_id(flags.run_id);
+    req.set_reason(flags.reason);
+    v1::TerminateWorkflowResponse resp;
+    grpc::Status s = stub.TerminateWorkflow(api.Context().get(), req, &resp);
+    if (!s.ok()) return Fail(api.Error(s));
+    std::cout << "terminated\n";
   });
 }
 
@@ -192,12 +338,12 @@ void History(const WorkflowFlags& flags) {
 
 void AddWorkflowCommand(CLI::App& app) {
   auto* flags = new WorkflowFlags;
-  CLI::App* wf = app.add_subcommand("workflow", "Start and inspect workflow runs");
+  CLI::App* wf = app.add_subcommand("workflow", "Start, follow and inspect workflow runs");
   wf->require_subcommand(1);
-  AddDatabaseFlags(wf, &flags->db);
-  wf->add_option("--output", flags->output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  wf->footer(
+      "Talks to a vecsync server (vecsync server). Exit codes: 0 ok (with --wait/watch: the run "
+      "COMPLETED), 1 error, 2 bad usage, 3 FAILED, 4 CANCELED, 5 TERMINATED, 6 TIMED_OUT.");
+  AddApiFlags(wf, &flags->api);
 
   CLI::App* start = wf->add_subcommand("start", "Start a workflow run");
   start->add_option("--type", flags->type, "Workflow type, e.g. sync-entity-vectors")->required();
@@ -215,12 +361,14 @@ void AddWorkflowCommand(CLI::App& app) {
       ->capture_default_str();
   start->add_option("--execution-timeout", flags->execution_timeout,
                     "Time the run out after this long (e.g. 2h)");
-  start->add_flag("--wait", flags->wait, "Wait for the run to close; exit 0 only if it completed");
+  start->add_flag("--wait", flags->wait,
+                  "Follow the run with a progress display until it closes; exit 0 only if it "
+                  "completed");
   start->add_option("--wait-timeout", flags->wait_timeout, "Give up waiting after this long")
       ->capture_default_str();
   start->callback([flags] { Start(*flags); });
 
-  for (const char* name : {"describe", "cancel", "terminate", "history"}) {
+  for (const char* name : {"describe", "cancel", "terminate", "history", "watch"}) {
     CLI::App* cmd = wf->add_subcommand(name);
     cmd->add_option("--workflow-id,-w", flags->workflow_id, "Workflow id")->required();
     cmd->add_option("--run-id,-r", flags->run_id, "Run id (default: the latest run)");
@@ -233,28 +381,27 @@ void AddWorkflowCommand(CLI::App& app) {
   wf->get_subcommand("history")->description("Print a run's history events");
   wf->get_subcommand("history")->callback([flags] { History(*flags); });
   wf->get_subcommand("cancel")->description("Ask a run to cancel gracefully");
-  wf->get_subcommand("cancel")->callback([flags] {
-    WithClient(*flags, [&](engine::Client& client) {
-      absl::Status s = client.RequestCancel({flags->workflow_id, flags->run_id}, flags->reason);
-      if (!s.ok()) return Fail(s);
-      std::cout << "cancel requested\n";
-    });
-  });
+  wf->get_subcommand("cancel")->callback([flags] { Cancel(*flags); });
   wf->get_subcommand("terminate")->description("Close a run at once as TERMINATED");
-  wf->get_subcommand("terminate")->callback([flags] {
-    WithClient(*flags, [&](engine::Client& client) {
-      absl::Status s = client.Terminate({flags->workflow_id, flags->run_id}, flags->reason);
-      if (!s.ok()) return Fail(s);
-      std::cout << "terminated\n";
-    });
-  });
+  wf->get_subcommand("terminate")->callback([flags] { Terminate(*flags); });
+  CLI::App* watch = wf->get_subcommand("watch");
+  watch->description(
+      "Follow a run until it closes: a live progress bar on a terminal, one line per change "
+      "otherwise (one JSON document per change with --output json)");
+  watch->add_option("--wait-timeout", flags->wait_timeout, "Give up after this long")
+      ->capture_default_str();
+  watch->callback([flags] { Watch(*flags); });
 
   CLI::App* list = wf->add_subcommand("list", "List runs, newest first");
   list->add_option("--type", flags->type, "Only this workflow type");
-  list->add_option("--status", flags->status, "Only this status (RUNNING, COMPLETED, …)");
-  list->add_option("--page-size", flags->page_size, "Rows to show")
+  list->add_option("--status", flags->statuses,
+                   "Only these statuses (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, "
+                   "TIMED_OUT); repeatable");
+  list->add_option("--since", flags->since, "Only runs started within this long (e.g. 24h)");
+  list->add_option("--page-size", flags->page_size, "Rows per page")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  list->add_flag("--all", flags->all, "Every page, not just the first");
   list->callback([flags] { List(*flags); });
 }
 

@@ -1,0 +1,58 @@
+#include "src/api/search_service.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "entities/registry.h"
+#include "src/api/grpc_status.h"
+#include "src/clients/vector_search.h"
+
+namespace vecsync::api {
+
+SearchService::SearchService(clients::ClickHouseClient* clickhouse, std::string table,
+                             clients::Embedder* embedder, const BearerAuth* auth)
+    : clickhouse_(clickhouse), table_(std::move(table)), embedder_(embedder), auth_(auth) {}
+
+grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
+                                          const v1::SearchSimilarRequest* request,
+                                          v1::SearchSimilarResponse* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  if (request->domain().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("domain is required"));
+  }
+  if (auto config = entities::EntityConfigRegistry::Default().Find(request->domain());
+      !config.ok()) {
+    return ToGrpcStatus(config.status());
+  }
+  if (absl::StripAsciiWhitespace(request->query()).empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("query is required"));
+  }
+  if (request->query().size() > kMaxQueryBytes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "query is ", request->query().size(), " bytes; the limit is ", kMaxQueryBytes)));
+  }
+  clients::SearchRequest search;
+  search.table = table_;
+  search.domain = request->domain();
+  search.team_id = request->team_id();
+  search.limit = request->limit() == 0 ? 10 : request->limit();
+  if (search.limit < 1 || search.limit > 1000) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("limit must be between 1 and 1000, got ", request->limit())));
+  }
+  absl::StatusOr<std::vector<std::vector<float>>> query = embedder_->Embed({request->query()});
+  if (!query.ok()) return ToGrpcStatus(query.status());
+  search.query = std::move((*query)[0]);
+  absl::StatusOr<std::vector<clients::SearchHit>> hits =
+      clients::SearchSimilar(*clickhouse_, search);
+  if (!hits.ok()) return ToGrpcStatus(hits.status());
+  for (const clients::SearchHit& hit : *hits) {
+    v1::SearchHit* out = response->add_hits();
+    out->set_entity_id(hit.id);
+    out->set_distance(hit.distance);
+    out->set_text(hit.text);
+    out->set_properties_json(hit.properties.is_null() ? "{}" : hit.properties.dump());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace vecsync::api

@@ -1,0 +1,39 @@
+// The gRPC SearchService (proto/vecsync/v1/search_service.proto): embeds the query with the
+// server's embedder and searches the domain's vectors in ClickHouse (src/clients/vector_search.h).
+//
+// Errors: INVALID_ARGUMENT for an unknown domain (listing the known ones), an empty or
+// oversized query, or a limit out of range; UNAVAILABLE when ClickHouse or the embedding
+// provider cannot be reached.
+//
+// Thread-safe. The pointers must outlive the service.
+#ifndef VECSYNC_API_SEARCH_SERVICE_H_
+#define VECSYNC_API_SEARCH_SERVICE_H_
+
+#include "src/api/bearer_auth.h"
+#include "src/clients/clickhouse_client.h"
+#include "src/clients/embedder.h"
+#include "vecsync/v1/search_service.grpc.pb.h"
+
+namespace vecsync::api {
+
+inline constexpr size_t kMaxQueryBytes = 32 * 1024;
+
+class SearchService final : public v1::SearchService::Service {
+ public:
+  // Searches `table` (the table the sync workflow writes).
+  SearchService(clients::ClickHouseClient* clickhouse, std::string table,
+                clients::Embedder* embedder, const BearerAuth* auth);
+
+  grpc::Status SearchSimilar(grpc::ServerContext* context, const v1::SearchSimilarRequest* request,
+                             v1::SearchSimilarResponse* response) override;
+
+ private:
+  clients::ClickHouseClient* const clickhouse_;
+  const std::string table_;
+  clients::Embedder* const embedder_;
+  const BearerAuth* const auth_;
+};
+
+}  // namespace vecsync::api
+
+#endif  // VECSYNC_API_SEARCH_SERVICE_H_

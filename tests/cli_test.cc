@@ -1,0 +1,221 @@
+// The `vecsync` CLI against a real `vecsync server` process: exit codes, progress output,
+// one-line errors, bearer tokens. Everything goes through the binary as a user would run it.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "tests/engine_fixture.h"
+
+namespace vecsync {
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A free loopback port (bound, then released for the server to take).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class CliTest : public testing::EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    dir_ = "/tmp/vecsync_cli_test_" + std::to_string(getpid());
+    ASSERT_EQ(std::system(("mkdir -p " + dir_).c_str()), 0);
+  }
+  void TearDown() override {
+    StopServer();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  void StartServer(const std::vector<std::string>& extra = {}) {
+    address_ = "127.0.0.1:" + std::to_string(FreePort());
+    server_ = fork();
+    if (server_ == 0) {
+      freopen((dir_ + "/server.log").c_str(), "w", stderr);
+      std::vector<std::string> args = {
+          VECSYNC_BINARY, "server", "--pg-url", testing::TestDatabaseUrl(), "--listen", address_};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(VECSYNC_BINARY, argv.data());
+      _exit(127);
+    }
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] { return Run("health --address " + address_).exit_code == 0; }, absl::Seconds(30)))
+        << ReadFile(dir_ + "/server.log");
+  }
+  void StopServer() {
+    if (server_ <= 0) return;
+    kill(server_, SIGTERM);
+    waitpid(server_, nullptr, 0);
+    server_ = -1;
+  }
+
+  // Runs `vecsync <args>` through the shell; stdout and stderr are captured (not terminals).
+  Result Run(const std::string& args) {
+    const std::string out = dir_ + "/out", err = dir_ + "/err";
+    const std::string cmd = std::string(VECSYNC_BINARY) + " " + args + " >" + out + " 2>" + err;
+    const int status = std::system(cmd.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out), ReadFile(err)};
+  }
+  Result Workflow(const std::string& args, const std::string& global = "") {
+    return Run("workflow --address " + address_ + " " + global + " " + args);
+  }
+
+  std::string dir_;
+  std::string address_;
+  pid_t server_ = -1;
+};
+
+TEST_F(CliTest, StartWaitShowsProgressLinesAndExitsZero) {
+  StartServer();
+  Result r = Workflow(R"(start --type demo-greeting --input '{"name":"cli"}' --wait)");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("status: COMPLETED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Hello, cli!"), std::string::npos) << r.out;
+  // Not a terminal: plain progress lines on stderr, no carriage returns.
+  EXPECT_NE(r.err.find("RUNNING  step="), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+
+  r = Workflow(R"(start --type demo-greeting --wait)", "--output json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json doc = Json::parse(r.out);
+  EXPECT_EQ(doc["status"], "COMPLETED");
+  EXPECT_EQ(doc["result"]["greeting"], "Hello, world!");
+
+  // describe, list, history see the runs.
+  const std::string id = doc["workflow_id"];
+  r = Workflow("describe -w " + id, "--output json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["run_id"], doc["run_id"]);
+  r = Workflow("list --type demo-greeting --status COMPLETED");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = Workflow("history -w " + id);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("WorkflowExecutionCompleted"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ExitCodesSayHowTheRunClosed) {
+  StartServer();
+  // Without source tables a sync keeps retrying its first activity: the run times out (6).
+  Result r = Workflow(
+      R"(start --type sync-entity-vectors --input '{"domain":"action"}' --execution-timeout 2s --wait)");
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("TIMED_OUT"), std::string::npos);
+  EXPECT_NE(r.err.find("last failure"), std::string::npos) << "a stuck run says why: " << r.err;
+
+  // Terminated while watched: the watcher exits 5.
+  r = Workflow(
+      R"(start --type sync-entity-vectors --input '{"domain":"action"}' --workflow-id stuck)");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string watch_out = dir_ + "/watch.out";
+  const std::string watch = std::string(VECSYNC_BINARY) + " workflow --address " + address_ +
+                            " watch -w stuck >" + watch_out + " 2>&1";
+  pid_t watcher = fork();
+  if (watcher == 0) {
+    execl("/bin/sh", "sh", "-c", watch.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return !ReadFile(watch_out).empty(); }, absl::Seconds(10)));
+  r = Workflow("terminate -w stuck --reason 'test over'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int status = 0;
+  waitpid(watcher, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 5) << ReadFile(watch_out);
+  EXPECT_NE(ReadFile(watch_out).find("TERMINATED"), std::string::npos);
+
+  // Canceled (4).
+  r = Workflow(
+      R"(start --type sync-entity-vectors --input '{"domain":"action"}' --workflow-id to-cancel)");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Workflow("cancel -w to-cancel").exit_code, 0);
+  EXPECT_EQ(Workflow("watch -w to-cancel").exit_code, 4);
+}
+
+TEST_F(CliTest, ErrorsAreOneReadableLine) {
+  StartServer();
+  Result r = Workflow(R"(start --type demo-greeting --input '{"planet":"mars"}')");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("unknown input field 'planet'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("INVALID_ARGUMENT"), std::string::npos) << r.err;
+
+  r = Workflow("describe -w no-such-workflow");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("NOT_FOUND"), std::string::npos) << r.err;
+
+  r = Workflow(R"(start --type demo-greeting --input 'not json')");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("input_json"), std::string::npos) << r.err;
+
+  r = Run("workflow --address 127.0.0.1:1 list");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot reach the vecsync server at 127.0.0.1:1"), std::string::npos)
+      << r.err;
+
+  r = Workflow("start --type demo-greeting --reuse-policy SOMETIMES");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--reuse-policy"), std::string::npos) << r.err;
+
+  r = Workflow("list --status SLEEPING");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--status"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BearerTokenFromAFile) {
+  const std::string server_tokens = dir_ + "/server-tokens";
+  std::ofstream(server_tokens) << "# current\nalpha-123\nbeta-456\n";
+  StartServer({"--auth-token-file", server_tokens});
+  Result r = Workflow("list");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
+
+  const std::string client_token = dir_ + "/client-token";
+  std::ofstream(client_token) << "beta-456\n";
+  r = Workflow("list", "--token-file " + client_token);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  std::ofstream(client_token) << "gamma-789\n";
+  r = Workflow("list", "--token-file " + client_token);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find("gamma-789"), std::string::npos) << "the token leaked into the error";
+
+  // Health needs no token (probes); the server log never shows the tokens.
+  EXPECT_EQ(Run("health --address " + address_).exit_code, 0);
+  StopServer();
+  const std::string log = ReadFile(dir_ + "/server.log");
+  EXPECT_EQ(log.find("alpha-123"), std::string::npos);
+  EXPECT_EQ(log.find("beta-456"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vecsync
