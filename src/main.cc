@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   vecsync::cli::AddMigrateCommand(app);
   vecsync::cli::AddHealthCommand(app);
   vecsync::cli::AddWorkflowCommand(app);
+  vecsync::cli::AddScheduleCommand(app);
   vecsync::cli::AddDevCommand(app);
   vecsync::cli::AddSearchCommand(app);
   vecsync::cli::AddEntitiesCommand(app);

@@ -12,6 +12,7 @@
 #include "src/api/bearer_auth.h"
 #include "src/api/proto_convert.h"
 #include "src/api/run_change_feed.h"
+#include "src/api/schedule_service.h"
 #include "src/api/workflow_service.h"
 #include "tests/engine_fixture.h"
 #include "vecsync/v1/workflow_service.grpc.pb.h"
@@ -584,6 +585,219 @@ TEST_F(ApiTest, Tls) {
   EXPECT_EQ(ApiServer::Start(half, {}).status().code(), absl::StatusCode::kInvalidArgument);
   half.tls_key_file = "/nonexistent-key.pem";
   EXPECT_EQ(ApiServer::Start(half, {}).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vecsync::api
+
+namespace vecsync::api {
+namespace {
+
+// The ScheduleService over gRPC with the real clock; RunDue is called by the test (no
+// scheduler thread) so what fires is under the test's control.
+class ScheduleApiTest : public testing::EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    schedules_ = std::make_unique<engine::Schedules>(pool_.get(), registry_.get(), client_.get());
+    auto auth = BearerAuth::Create({"token"});
+    ASSERT_TRUE(auth.ok());
+    auth_ = std::move(*auth);
+    service_ = std::make_unique<ScheduleService>(schedules_.get(), &auth_);
+    ApiServerOptions options;
+    options.listen = "127.0.0.1:0";
+    auto server = ApiServer::Start(options, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = v1::ScheduleService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_.reset(); }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "token") {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    return ctx;
+  }
+
+  v1::CreateScheduleRequest Hourly(const std::string& id) {
+    v1::CreateScheduleRequest req;
+    req.set_schedule_id(id);
+    req.mutable_schedule()->mutable_spec()->set_cron_string("@hourly");
+    req.mutable_schedule()->mutable_action()->set_workflow_type("sleeper");
+    req.mutable_schedule()->mutable_action()->set_input_json(R"({"ms": 60000})");
+    return req;
+  }
+
+  std::unique_ptr<engine::Schedules> schedules_;
+  BearerAuth auth_;
+  std::unique_ptr<ScheduleService> service_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<v1::ScheduleService::Stub> stub_;
+};
+
+TEST_F(ScheduleApiTest, EveryMethodEndToEnd) {
+  v1::CreateScheduleRequest create = Hourly("api-hourly");
+  create.mutable_schedule()->mutable_spec()->set_time_zone("Asia/Tokyo");
+  create.mutable_schedule()->mutable_policies()->set_overlap_policy(
+      v1::SCHEDULE_OVERLAP_POLICY_BUFFER_ONE);
+  create.mutable_schedule()->mutable_policies()->mutable_catchup_window()->set_seconds(600);
+  v1::CreateScheduleResponse created;
+  grpc::Status s = stub_->CreateSchedule(Ctx().get(), create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(created.conflict_token(), 0);
+  EXPECT_EQ(stub_->CreateSchedule(Ctx().get(), create, &created).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::DescribeScheduleRequest describe;
+  describe.set_schedule_id("api-hourly");
+  v1::DescribeScheduleResponse d;
+  ASSERT_TRUE(stub_->DescribeSchedule(Ctx().get(), describe, &d).ok());
+  EXPECT_EQ(d.schedule().spec().cron_string(), "@hourly");
+  EXPECT_EQ(d.schedule().spec().time_zone(), "Asia/Tokyo");
+  EXPECT_EQ(d.schedule().policies().overlap_policy(), v1::SCHEDULE_OVERLAP_POLICY_BUFFER_ONE);
+  EXPECT_EQ(d.schedule().policies().catchup_window().seconds(), 600);
+  ASSERT_EQ(d.info().future_action_times_size(), 10);
+  EXPECT_EQ(d.info().future_action_times(0).seconds() % 3600, 0);
+  EXPECT_GT(absl::FromUnixSeconds(d.info().future_action_times(0).seconds()), absl::Now());
+
+  // Trigger: starts now, then BUFFER_ONE buffers the next while the first runs.
+  v1::TriggerScheduleRequest trigger;
+  trigger.set_schedule_id("api-hourly");
+  v1::TriggerScheduleResponse fired;
+  ASSERT_TRUE(stub_->TriggerSchedule(Ctx().get(), trigger, &fired).ok());
+  EXPECT_TRUE(fired.started());
+  EXPECT_EQ(fired.outcome(), "started");
+  EXPECT_EQ(
+      QueryInt("SELECT count(*) FROM vecsync.executions WHERE run_id = '" + fired.run_id() + "'"),
+      1);
+  ASSERT_TRUE(stub_->TriggerSchedule(Ctx().get(), trigger, &fired).ok());
+  EXPECT_FALSE(fired.started());
+  EXPECT_EQ(fired.outcome(), "buffered");
+  ASSERT_TRUE(stub_->DescribeSchedule(Ctx().get(), describe, &d).ok());
+  EXPECT_EQ(d.info().action_count(), 1);
+  EXPECT_EQ(d.info().running_workflows_size(), 1);
+  EXPECT_TRUE(d.info().has_buffered_action_time());
+  ASSERT_EQ(d.info().recent_actions_size(), 1);
+  EXPECT_TRUE(d.info().recent_actions(0).manual());
+
+  // Update with a stale token fails; with the current one it applies.
+  v1::UpdateScheduleRequest update;
+  update.set_schedule_id("api-hourly");
+  *update.mutable_schedule() = d.schedule();
+  update.mutable_schedule()->mutable_spec()->set_cron_string("0 0 1 1 * 2099");
+  update.set_conflict_token(d.conflict_token() + 100);
+  v1::UpdateScheduleResponse updated;
+  EXPECT_EQ(stub_->UpdateSchedule(Ctx().get(), update, &updated).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  update.set_conflict_token(d.conflict_token());
+  s = stub_->UpdateSchedule(Ctx().get(), update, &updated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(stub_->DescribeSchedule(Ctx().get(), describe, &d).ok());
+  ASSERT_EQ(d.info().future_action_times_size(), 1) << "2099-01-01 00:00 Tokyo, then no more";
+  EXPECT_EQ(absl::FromUnixSeconds(d.info().future_action_times(0).seconds()),
+            absl::FromCivil(absl::CivilSecond(2098, 12, 31, 15, 0, 0), absl::UTCTimeZone()));
+
+  // Pause and unpause with notes; list shows it.
+  v1::PauseScheduleRequest pause;
+  pause.set_schedule_id("api-hourly");
+  pause.set_note("quiet period");
+  v1::PauseScheduleResponse paused;
+  ASSERT_TRUE(stub_->PauseSchedule(Ctx().get(), pause, &paused).ok());
+  v1::ListSchedulesRequest list;
+  v1::ListSchedulesResponse page;
+  ASSERT_TRUE(stub_->ListSchedules(Ctx().get(), list, &page).ok());
+  ASSERT_EQ(page.schedules_size(), 1);
+  EXPECT_TRUE(page.schedules(0).schedule().state().paused());
+  EXPECT_EQ(page.schedules(0).schedule().state().notes(), "quiet period");
+  v1::UnpauseScheduleRequest unpause;
+  unpause.set_schedule_id("api-hourly");
+  v1::UnpauseScheduleResponse unpaused;
+  ASSERT_TRUE(stub_->UnpauseSchedule(Ctx().get(), unpause, &unpaused).ok());
+  ASSERT_TRUE(stub_->DescribeSchedule(Ctx().get(), describe, &d).ok());
+  EXPECT_FALSE(d.schedule().state().paused());
+
+  v1::DeleteScheduleRequest del;
+  del.set_schedule_id("api-hourly");
+  v1::DeleteScheduleResponse deleted;
+  ASSERT_TRUE(stub_->DeleteSchedule(Ctx().get(), del, &deleted).ok());
+  EXPECT_EQ(stub_->DeleteSchedule(Ctx().get(), del, &deleted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->DescribeSchedule(Ctx().get(), describe, &d).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.executions WHERE status = 'RUNNING'"), 1)
+      << "deleting a schedule leaves its runs running";
+}
+
+TEST_F(ScheduleApiTest, ValidationErrorsAndAuth) {
+  struct Case {
+    const char* name;
+    std::function<void(v1::CreateScheduleRequest&)> edit;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      {"no id", [](auto& r) { r.set_schedule_id(""); }, "schedule_id"},
+      {"bad id", [](auto& r) { r.set_schedule_id("a b"); }, "schedule_id"},
+      {"no schedule", [](auto& r) { r.clear_schedule(); }, "schedule"},
+      {"no cron", [](auto& r) { r.mutable_schedule()->mutable_spec()->set_cron_string(""); },
+       "cron"},
+      {"bad cron", [](auto& r) { r.mutable_schedule()->mutable_spec()->set_cron_string("* * *"); },
+       "cron"},
+      {"bad zone",
+       [](auto& r) { r.mutable_schedule()->mutable_spec()->set_time_zone("Moon/Base"); },
+       "time zone"},
+      {"negative jitter",
+       [](auto& r) { r.mutable_schedule()->mutable_spec()->mutable_jitter()->set_seconds(-1); },
+       "jitter"},
+      {"no type", [](auto& r) { r.mutable_schedule()->mutable_action()->set_workflow_type(""); },
+       "workflow_type"},
+      {"bad input", [](auto& r) { r.mutable_schedule()->mutable_action()->set_input_json("[]"); },
+       "input_json"},
+      {"overlap",
+       [](auto& r) {
+         r.mutable_schedule()->mutable_policies()->set_overlap_policy(
+             static_cast<v1::ScheduleOverlapPolicy>(3));
+       },
+       "overlap_policy"},
+      {"catchup",
+       [](auto& r) {
+         r.mutable_schedule()->mutable_policies()->mutable_catchup_window()->set_seconds(1);
+       },
+       "catchup_window"},
+  };
+  for (const Case& c : cases) {
+    v1::CreateScheduleRequest req = Hourly("valid");
+    c.edit(req);
+    v1::CreateScheduleResponse resp;
+    grpc::Status s = stub_->CreateSchedule(Ctx().get(), req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.name << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(c.field), std::string::npos)
+        << c.name << ": '" << s.error_message() << "' does not name " << c.field;
+  }
+  v1::DescribeScheduleRequest describe;
+  v1::DescribeScheduleResponse d;
+  EXPECT_EQ(stub_->DescribeSchedule(Ctx().get(), describe, &d).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListSchedulesRequest list;
+  list.set_page_size(5000);
+  v1::ListSchedulesResponse page;
+  EXPECT_EQ(stub_->ListSchedules(Ctx().get(), list, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.schedules"), 0);
+
+  v1::CreateScheduleRequest req = Hourly("needs-auth");
+  v1::CreateScheduleResponse resp;
+  EXPECT_EQ(stub_->CreateSchedule(Ctx("").get(), req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->CreateSchedule(Ctx("wrong").get(), req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  v1::TriggerScheduleRequest trigger;
+  trigger.set_schedule_id("needs-auth");
+  v1::TriggerScheduleResponse fired;
+  EXPECT_EQ(stub_->TriggerSchedule(Ctx("").get(), trigger, &fired).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.schedules"), 0);
 }
 
 }  // namespace

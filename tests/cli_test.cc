@@ -217,5 +217,54 @@ TEST_F(CliTest, BearerTokenFromAFile) {
   EXPECT_EQ(log.find("beta-456"), std::string::npos);
 }
 
+TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
+  StartServer();
+  auto schedule = [&](const std::string& args, const std::string& global = "") {
+    return Run("schedule --address " + address_ + " " + global + " " + args);
+  };
+  Result r = schedule(
+      R"(create -s every-second --cron '@every 1s' --type demo-greeting --input '{"name":"cron"}')");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        Result d = schedule("describe -s every-second", "--output json");
+        return d.exit_code == 0 && Json::parse(d.out)["action_count"].get<int>() >= 2;
+      },
+      absl::Seconds(20)));
+  r = schedule("pause -s every-second --note 'enough'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = schedule("list");
+  EXPECT_NE(r.out.find("every-second  '@every 1s'  demo-greeting  paused"), std::string::npos)
+      << r.out;
+  r = schedule("describe -s every-second");
+  EXPECT_NE(r.out.find("notes: enough"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recent actions:"), std::string::npos) << r.out;
+  // The runs it started completed, under ids naming the schedule.
+  r = Workflow("list --type demo-greeting --status COMPLETED", "--output json");
+  EXPECT_NE(r.out.find("\"workflow_id\":\"every-second-"), std::string::npos) << r.out;
+
+  r = schedule("trigger -s every-second --overlap ALLOW_ALL");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("started workflow every-second-"), std::string::npos) << r.out;
+  r = schedule("update -s every-second --cron '0 9 * * MON-FRI' --time-zone Europe/Berlin");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = schedule("describe -s every-second", "--output json");
+  Json d = Json::parse(r.out);
+  EXPECT_EQ(d["cron"], "0 9 * * MON-FRI");
+  EXPECT_EQ(d["workflow_type"], "demo-greeting") << "update keeps what was not given";
+  EXPECT_EQ(d["paused"], true);
+
+  r = schedule("create -s broken --cron '61 * * * *' --type demo-greeting");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cron minute field '61'"), std::string::npos) << r.err;
+  r = schedule("create -s broken --cron '@daily' --type demo-greeting --overlap SOMETIMES");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--overlap"), std::string::npos) << r.err;
+  EXPECT_EQ(schedule("delete -s every-second").exit_code, 0);
+  r = schedule("describe -s every-second");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("NOT_FOUND"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vecsync

@@ -336,7 +336,7 @@ TEST_F(ScheduleTest, CrudAndValidation) {
       {[](auto& s) { s.schedule_id = "has space"; }, "schedule_id"},
       {[](auto& s) { s.schedule_id = std::string(300, 'x'); }, "schedule_id"},
       {[](auto& s) { s.cron = ""; }, "cron"},
-      {[](auto& s) { s.cron = "61 * * * *"; }, "cron: cron minute"},
+      {[](auto& s) { s.cron = "61 * * * *"; }, "cron minute field"},
       {[](auto& s) { s.time_zone = "Atlantis/Central"; }, "time zone"},
       {[](auto& s) { s.jitter = absl::Seconds(-1); }, "jitter"},
       {[](auto& s) { s.jitter = absl::Hours(24 * 30); }, "jitter"},

@@ -26,6 +26,30 @@ void ToProtoTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
+absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(nanos / 1000000000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+absl::StatusOr<Json> ParseInputJson(const std::string& text, const char* field) {
+  if (text.size() > kMaxInputJsonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is ", text.size(), " bytes; the limit is ", kMaxInputJsonBytes));
+  }
+  if (text.empty()) return Json::object();
+  absl::StatusOr<Json> input = ParseJson(text, field);
+  if (!input.ok()) return input.status();
+  if (!input->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be a JSON object"));
+  }
+  return input;
+}
+
 v1::WorkflowStatus ToProtoStatus(engine::WorkflowStatus status) {
   return static_cast<v1::WorkflowStatus>(static_cast<int>(status));
 }
@@ -55,16 +79,9 @@ absl::StatusOr<engine::StartWorkflowRequest> FromProto(const v1::StartWorkflowRe
   out.workflow_type = request.workflow_type();
   out.workflow_id = request.workflow_id();
   out.request_id = request.request_id();
-  if (request.input_json().size() > kMaxInputJsonBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("input_json is ", request.input_json().size(),
-                                                   " bytes; the limit is ", kMaxInputJsonBytes));
-  }
-  if (!request.input_json().empty()) {
-    absl::StatusOr<Json> input = ParseJson(request.input_json(), "input_json");
-    if (!input.ok()) return input.status();
-    if (!input->is_object()) return absl::InvalidArgumentError("input_json must be a JSON object");
-    out.input = std::move(*input);
-  }
+  absl::StatusOr<Json> input = ParseInputJson(request.input_json(), "input_json");
+  if (!input.ok()) return input.status();
+  out.input = std::move(*input);
   switch (request.reuse_policy()) {
     case v1::WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED:
     case v1::WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE:
@@ -96,8 +113,7 @@ absl::StatusOr<engine::StartWorkflowRequest> FromProto(const v1::StartWorkflowRe
                                                      " is not a conflict policy"));
   }
   if (request.has_execution_timeout()) {
-    const auto& d = request.execution_timeout();
-    const absl::Duration timeout = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    const absl::Duration timeout = FromProtoDuration(request.execution_timeout());
     if (timeout <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError("execution_timeout must be positive");
     }

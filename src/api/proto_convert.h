@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "src/engine/types.h"
 #include "vecsync/v1/workflow_service.pb.h"
@@ -21,6 +22,11 @@ inline constexpr int kDefaultPageSize = 100;
 
 absl::Time FromProtoTime(const google::protobuf::Timestamp& t);
 void ToProtoTime(absl::Time t, google::protobuf::Timestamp* out);
+absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* out);
+// A JSON object from a request field; "{}" when empty. INVALID_ARGUMENT naming `field` when it
+// is not JSON, not an object, or longer than kMaxInputJsonBytes.
+absl::StatusOr<Json> ParseInputJson(const std::string& text, const char* field);
 
 v1::WorkflowStatus ToProtoStatus(engine::WorkflowStatus status);
 // INVALID_ARGUMENT for UNSPECIFIED or an unknown number, naming `field`.

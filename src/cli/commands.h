@@ -34,6 +34,7 @@ void AddMigrateCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
 void AddHealthCommand(CLI::App& app);
 void AddWorkflowCommand(CLI::App& app);
+void AddScheduleCommand(CLI::App& app);
 void AddDevCommand(CLI::App& app);
 void AddSearchCommand(CLI::App& app);
 void AddEntitiesCommand(CLI::App& app);

@@ -6,12 +6,14 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "src/api/api_server.h"
 #include "src/api/bearer_auth.h"
 #include "src/api/run_change_feed.h"
+#include "src/api/schedule_service.h"
 #include "src/api/search_service.h"
 #include "src/api/workflow_service.h"
 #include "src/cli/api_client.h"
@@ -23,6 +25,8 @@
 #include "src/common/pg_pool.h"
 #include "src/engine/client.h"
 #include "src/engine/migrations.h"
+#include "src/engine/scheduler.h"
+#include "src/engine/schedules.h"
 #include "src/engine/worker.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
 #include "workflows/register_all.h"
@@ -38,7 +42,9 @@ struct ServerFlags {
   std::string auth_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;
+  bool api = true;
   bool workers = true;
+  bool scheduler = true;
   int max_concurrent_workflows = 256;
   int max_concurrent_activities = 16;
   std::string lease = "15s";
@@ -107,38 +113,58 @@ void RunServer(const ServerFlags& flags) {
     if (absl::Status s = worker->Start(); !s.ok()) return Fail(s);
   }
 
-  // The API: its own pool, so API calls never wait behind the workers' connections.
+  // The control plane (API and scheduler) gets its own pool, so it never waits behind the
+  // workers' connections.
+  PgPool control_pool(flags.db.pg_url, 8);
+  engine::Client client(&control_pool, &registry);
+  engine::Schedules schedules(&control_pool, &registry, &client);
+  std::unique_ptr<engine::Scheduler> scheduler;
+  if (flags.scheduler) {
+    scheduler = std::make_unique<engine::Scheduler>(&schedules);
+    scheduler->Start();
+  }
+  auto stop_engine = [&] {
+    if (scheduler) scheduler->Shutdown();
+    if (worker) worker->Shutdown();
+  };
+  auto fail = [&](const absl::Status& status) {
+    stop_engine();
+    Fail(status);
+  };
+
   std::vector<std::string> tokens;
   if (!flags.auth_token_file.empty()) {
     auto read = api::BearerAuth::ReadTokenFile(flags.auth_token_file);
-    if (!read.ok()) return Fail(read.status());
+    if (!read.ok()) return fail(read.status());
     tokens = std::move(*read);
   } else if (const char* env = std::getenv("VECSYNC_AUTH_TOKENS"); env != nullptr && *env) {
     tokens = absl::StrSplit(env, ',', absl::SkipWhitespace());
   }
   auto auth = api::BearerAuth::Create(std::move(tokens));
-  if (!auth.ok()) return Fail(auth.status());
-  PgPool api_pool(flags.db.pg_url, 8);
-  engine::Client client(&api_pool, &registry);
+  if (!auth.ok()) return fail(auth.status());
   api::RunChangeFeed feed(flags.db.pg_url);
-  feed.Start();
   api::WorkflowService workflow_service(&client, &feed, &*auth);
+  api::ScheduleService schedule_service(&schedules, &*auth);
   api::SearchService search_service(env.clickhouse, env.table, env.embedder, &*auth);
-  ServerInfoServiceImpl info(worker ? worker->identity() : "api-only");
-  api::ApiServerOptions api_options;
-  api_options.listen = flags.listen;
-  api_options.tls_cert_file = flags.tls_cert_file;
-  api_options.tls_key_file = flags.tls_key_file;
-  auto server = api::ApiServer::Start(api_options, {&workflow_service, &search_service, &info});
-  if (!server.ok()) {
-    if (worker) worker->Shutdown();
-    return Fail(server.status());
+  ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane");
+  std::unique_ptr<api::ApiServer> server;
+  if (flags.api) {
+    feed.Start();
+    api::ApiServerOptions api_options;
+    api_options.listen = flags.listen;
+    api_options.tls_cert_file = flags.tls_cert_file;
+    api_options.tls_key_file = flags.tls_key_file;
+    auto started = api::ApiServer::Start(
+        api_options, {&workflow_service, &schedule_service, &search_service, &info});
+    if (!started.ok()) return fail(started.status());
+    server = std::move(*started);
   }
-  LogInfo("vecsync server ready", {{"listen", flags.listen},
-                                   {"port", std::to_string((*server)->port())},
-                                   {"tls", (*server)->tls() ? "on" : "off"},
-                                   {"auth", auth->enabled() ? "bearer" : "off"},
-                                   {"workers", flags.workers ? "on" : "off"}});
+  LogInfo("vecsync server ready",
+          {{"api", server ? absl::StrCat(flags.listen, " (port ", server->port(), ")") : "off"},
+           {"tls", server && server->tls() ? "on" : "off"},
+           {"auth", auth->enabled() ? "bearer" : "off"},
+           {"workers", flags.workers ? "on" : "off"},
+           {"scheduler", flags.scheduler ? "on" : "off"}});
 
   absl::Notification stop;
   g_stop = &stop;
@@ -146,9 +172,9 @@ void RunServer(const ServerFlags& flags) {
   std::signal(SIGINT, OnSignal);
   stop.WaitForNotification();
   LogInfo("shutting down");
-  (*server)->SetServing(false);
-  if (worker) worker->Shutdown();
-  (*server)->Shutdown(absl::Seconds(5));
+  if (server) server->SetServing(false);
+  stop_engine();
+  if (server) server->Shutdown(absl::Seconds(5));
   feed.Stop();
 }
 
@@ -174,7 +200,11 @@ void AddServerCommand(CLI::App& app) {
       ->envname("VECSYNC_TLS_CERT");
   cmd->add_option("--tls-key", flags->tls_key_file, "The TLS certificate's private key (PEM)")
       ->envname("VECSYNC_TLS_KEY");
-  cmd->add_flag("!--no-workers", flags->workers, "Serve the API only; run no workers");
+  cmd->add_flag("!--no-api", flags->api, "Serve no gRPC API (run workers and/or the scheduler)");
+  cmd->add_flag("!--no-workers", flags->workers, "Run no workflow or activity workers");
+  cmd->add_flag("!--no-scheduler", flags->scheduler,
+                "Run no scheduler (schedules still fire once per due time with any number of "
+                "schedulers)");
   cmd->add_option("--max-concurrent-workflows", flags->max_concurrent_workflows,
                   "Workflow runs this process executes at once")
       ->check(CLI::PositiveNumber)

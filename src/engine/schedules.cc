@@ -50,6 +50,15 @@ uint64_t Fnv1a(absl::string_view text) {
   return h;
 }
 
+absl::Status RequireId(const std::string& schedule_id) {
+  if (schedule_id.empty()) return absl::InvalidArgumentError("schedule_id is required");
+  if (schedule_id.size() > kMaxScheduleIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat("schedule_id is ", schedule_id.size(),
+                                                   " bytes; the limit is ", kMaxScheduleIdLength));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view OverlapPolicyName(OverlapPolicy policy) {
@@ -174,8 +183,11 @@ absl::Status Schedules::Validate(const ScheduleDefinition& d) const {
   }
   if (d.cron.empty()) return absl::InvalidArgumentError("cron is required");
   absl::StatusOr<CronSpec> spec = CronSpec::Parse(d.cron, d.time_zone);
-  if (!spec.ok())
-    return absl::InvalidArgumentError(absl::StrCat("cron: ", spec.status().message()));
+  if (!spec.ok()) {
+    const absl::string_view why = spec.status().message();
+    return absl::InvalidArgumentError(absl::StartsWith(why, "cron") ? std::string(why)
+                                                                    : absl::StrCat("cron: ", why));
+  }
   if (d.jitter < absl::ZeroDuration() || d.jitter > kMaxJitter) {
     return absl::InvalidArgumentError(absl::StrCat("jitter must be between 0 and ",
                                                    absl::FormatDuration(kMaxJitter), ", got ",
@@ -423,6 +435,7 @@ absl::StatusOr<int> Schedules::RunDue() {
 
 absl::StatusOr<TriggerResult> Schedules::Trigger(const std::string& id,
                                                  std::optional<OverlapPolicy> overlap) {
+  RETURN_IF_ERROR(RequireId(id));
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
@@ -460,6 +473,7 @@ absl::Status Schedules::Update(const ScheduleDefinition& d,
 }
 
 absl::Status Schedules::Delete(const std::string& id) {
+  RETURN_IF_ERROR(RequireId(id));
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(PgResult r, conn->Query("DELETE FROM vecsync.schedules WHERE schedule_id = $1 "
                                            "RETURNING 1",
@@ -470,6 +484,7 @@ absl::Status Schedules::Delete(const std::string& id) {
 }
 
 absl::Status Schedules::Pause(const std::string& id, const std::string& note) {
+  RETURN_IF_ERROR(RequireId(id));
   if (note.size() > kMaxNotesLength) return absl::InvalidArgumentError("note is too long");
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   PgTransaction txn(*conn);
@@ -482,6 +497,7 @@ absl::Status Schedules::Pause(const std::string& id, const std::string& note) {
 }
 
 absl::Status Schedules::Unpause(const std::string& id, const std::string& note) {
+  RETURN_IF_ERROR(RequireId(id));
   if (note.size() > kMaxNotesLength) return absl::InvalidArgumentError("note is too long");
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   PgTransaction txn(*conn);
@@ -495,6 +511,7 @@ absl::Status Schedules::Unpause(const std::string& id, const std::string& note) 
 }
 
 absl::StatusOr<ScheduleDescription> Schedules::Describe(const std::string& id) {
+  RETURN_IF_ERROR(RequireId(id));
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", kColumns,
                                                         " FROM vecsync.schedules "
