@@ -56,11 +56,13 @@ class CliTest : public testing::EngineTest {
 
   void StartServer(const std::vector<std::string>& extra = {}) {
     address_ = "127.0.0.1:" + std::to_string(FreePort());
+    metrics_address_ = "127.0.0.1:" + std::to_string(FreePort());
     server_ = fork();
     if (server_ == 0) {
       freopen((dir_ + "/server.log").c_str(), "w", stderr);
       std::vector<std::string> args = {
-          VECSYNC_BINARY, "server", "--pg-url", testing::TestDatabaseUrl(), "--listen", address_};
+          VECSYNC_BINARY, "server", "--pg-url",         testing::TestDatabaseUrl(),
+          "--listen",     address_, "--metrics-listen", metrics_address_};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -92,6 +94,7 @@ class CliTest : public testing::EngineTest {
 
   std::string dir_;
   std::string address_;
+  std::string metrics_address_;
   pid_t server_ = -1;
 };
 
@@ -215,6 +218,40 @@ TEST_F(CliTest, BearerTokenFromAFile) {
   const std::string log = ReadFile(dir_ + "/server.log");
   EXPECT_EQ(log.find("alpha-123"), std::string::npos);
   EXPECT_EQ(log.find("beta-456"), std::string::npos);
+}
+
+// GETs `url` with curl; returns the body, a newline and the HTTP status.
+std::string HttpGet(const std::string& url) {
+  std::string out;
+  FILE* p = popen(("curl -s -w '\n%{http_code}' " + url).c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST_F(CliTest, MetricsHealthAndReadiness) {
+  StartServer();
+  const std::string base = "http://" + metrics_address_;
+  EXPECT_EQ(HttpGet(base + "/healthz"), "ok\n\n200");
+  EXPECT_EQ(HttpGet(base + "/readyz"), "ready\n\n200");
+  EXPECT_NE(HttpGet(base + "/nope").find("404"), std::string::npos);
+  ASSERT_EQ(Workflow(R"(start --type demo-greeting --wait)").exit_code, 0);
+  ASSERT_EQ(Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}')").exit_code,
+            0);
+  const std::string metrics = HttpGet(base + "/metrics");
+  for (const char* line :
+       {"# TYPE vecsync_workflows_started_total counter",
+        "vecsync_workflows_started_total{workflow_type=\"demo-greeting\"} 1",
+        "vecsync_workflows_closed_total{workflow_type=\"demo-greeting\",status=\"COMPLETED\"} 1",
+        "vecsync_activity_attempts_total{activity_type=\"demo-greet\",outcome=\"completed\"} 1",
+        "# TYPE vecsync_activity_attempt_seconds histogram",
+        "vecsync_activity_attempt_seconds_bucket{activity_type=\"demo-greet\",le=\"+Inf\"} 1",
+        "vecsync_workflows_running{workflow_type=\"sync-entity-vectors\"} 1",
+        "vecsync_activity_queue_depth{state=\"ready\"}", "vecsync_schedules{state=\"active\"} 0"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << "missing: " << line << "\n" << metrics;
+  }
 }
 
 TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {

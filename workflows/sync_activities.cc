@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "entities/registry.h"
+#include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/engine/errors.h"
 
@@ -64,6 +65,16 @@ std::string VectorBytes(const std::vector<float>& v) {
 }
 
 // ---- sync-prepare ---------------------------------------------------------------------------
+
+// Entities through each stage, counted when the stage's transaction committed.
+metrics::Counter& SyncEntities() {
+  static metrics::Counter& entities = metrics::Counter::Get(
+      "vecsync_sync_entities_total",
+      "Entities through each sync stage: selected, summarized, embedded, skipped_unchanged, "
+      "failed, tombstoned, inserted",
+      {"domain", "stage"});
+  return entities;
+}
 
 absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, const Json& input) {
   ASSIGN_OR_RETURN(clients::ClickHouseVersion version, env->clickhouse->Version());
@@ -421,6 +432,9 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
             .status());
   }
   RETURN_IF_ERROR(txn.Commit());
+  for (const auto& [stage, n] : counts.items()) {
+    SyncEntities().Add({domain, stage}, n.get<double>());
+  }
   return counts;
 }
 
@@ -498,6 +512,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
     if (r.rows() < limit) break;
   }
+  SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
   return Json{{"inserted", inserted}};
 }
 

@@ -2,6 +2,7 @@
 // engine's worker in one process; `vecsync health`: asks a server whether it is serving.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -20,7 +21,9 @@
 #include "src/cli/commands.h"
 #include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
+#include "src/common/http_server.h"
 #include "src/common/log.h"
+#include "src/common/metrics.h"
 #include "src/common/pg.h"
 #include "src/common/pg_pool.h"
 #include "src/engine/client.h"
@@ -39,6 +42,7 @@ struct ServerFlags {
   std::string clickhouse_url;
   ProviderFlags providers;
   std::string listen = "127.0.0.1:7233";
+  std::string metrics_listen = "127.0.0.1:9464";
   std::string auth_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -55,6 +59,41 @@ struct ServerFlags {
 absl::Notification* g_stop = nullptr;
 void OnSignal(int) {
   if (g_stop != nullptr && !g_stop->HasBeenNotified()) g_stop->Notify();
+}
+
+// Gauges read from the database at each scrape, cluster-wide: what is running and waiting. Each
+// query uses a partial index, so a scrape costs little however long the history grows.
+void CollectDatabaseGauges(PgPool* pool) {
+  static metrics::Gauge& running =
+      metrics::Gauge::Get("vecsync_workflows_running",
+                          "Workflow runs RUNNING in the database, by type", {"workflow_type"});
+  static metrics::Gauge& queue = metrics::Gauge::Get(
+      "vecsync_activity_queue_depth",
+      "Activity attempts waiting to be claimed (ready now, or retrying later)", {"state"});
+  static metrics::Gauge& schedules =
+      metrics::Gauge::Get("vecsync_schedules", "Schedules in the database, by state", {"state"});
+  auto conn = pool->Acquire();
+  if (!conn.ok()) return;
+  if (auto r = (*conn)->Query("SELECT workflow_type, count(*) FROM vecsync.executions "
+                              "WHERE status = 'RUNNING' GROUP BY 1");
+      r.ok()) {
+    running.Clear();
+    for (int i = 0; i < r->rows(); ++i) running.Set({r->GetString(i, 0)}, r->GetDouble(i, 1));
+  }
+  if (auto r =
+          (*conn)->Query("SELECT count(*) FILTER (WHERE visible_at <= now()), "
+                         "  count(*) FILTER (WHERE visible_at > now()) "
+                         "FROM vecsync.steps WHERE kind = 'activity' AND status = 'SCHEDULED'");
+      r.ok() && r->rows() == 1) {
+    queue.Set({"ready"}, r->GetDouble(0, 0));
+    queue.Set({"backing_off"}, r->GetDouble(0, 1));
+  }
+  if (auto r = (*conn)->Query("SELECT count(*) FILTER (WHERE NOT paused), "
+                              "  count(*) FILTER (WHERE paused) FROM vecsync.schedules");
+      r.ok() && r->rows() == 1) {
+    schedules.Set({"active"}, r->GetDouble(0, 0));
+    schedules.Set({"paused"}, r->GetDouble(0, 1));
+  }
 }
 
 class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Service {
@@ -159,12 +198,44 @@ void RunServer(const ServerFlags& flags) {
     if (!started.ok()) return fail(started.status());
     server = std::move(*started);
   }
-  LogInfo("vecsync server ready",
-          {{"api", server ? absl::StrCat(flags.listen, " (port ", server->port(), ")") : "off"},
-           {"tls", server && server->tls() ? "on" : "off"},
-           {"auth", auth->enabled() ? "bearer" : "off"},
-           {"workers", flags.workers ? "on" : "off"},
-           {"scheduler", flags.scheduler ? "on" : "off"}});
+  // Operators' endpoint: Prometheus metrics, liveness and readiness.
+  std::atomic<bool> shutting_down{false};
+  std::unique_ptr<HttpServer> ops;
+  if (!flags.metrics_listen.empty() && flags.metrics_listen != "off") {
+    metrics::AddCollector([&control_pool] { CollectDatabaseGauges(&control_pool); });
+    auto started = HttpServer::Start(
+        flags.metrics_listen,
+        {{"/metrics",
+          [] {
+            return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                metrics::RenderAll()};
+          }},
+         {"/healthz",
+          [] {
+            return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
+          }},
+         {"/readyz", [&] {
+            if (shutting_down)
+              return HttpResponse{503, "text/plain; charset=utf-8", "shutting down\n"};
+            auto conn = control_pool.Acquire();
+            absl::Status s = conn.ok() ? (*conn)->Execute("SELECT 1") : conn.status();
+            if (!s.ok()) {
+              return HttpResponse{503, "text/plain; charset=utf-8",
+                                  "database unavailable: " + std::string(s.message()) + "\n"};
+            }
+            return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
+          }}});
+    if (!started.ok()) return fail(started.status());
+    ops = std::move(*started);
+  }
+  LogInfo(
+      "vecsync server ready",
+      {{"api", server ? absl::StrCat(flags.listen, " (port ", server->port(), ")") : "off"},
+       {"tls", server && server->tls() ? "on" : "off"},
+       {"auth", auth->enabled() ? "bearer" : "off"},
+       {"workers", flags.workers ? "on" : "off"},
+       {"scheduler", flags.scheduler ? "on" : "off"},
+       {"metrics", ops ? absl::StrCat(flags.metrics_listen, " (port ", ops->port(), ")") : "off"}});
 
   absl::Notification stop;
   g_stop = &stop;
@@ -172,10 +243,12 @@ void RunServer(const ServerFlags& flags) {
   std::signal(SIGINT, OnSignal);
   stop.WaitForNotification();
   LogInfo("shutting down");
+  shutting_down = true;
   if (server) server->SetServing(false);
   stop_engine();
   if (server) server->Shutdown(absl::Seconds(5));
   feed.Stop();
+  if (ops) ops->Shutdown();
 }
 
 }  // namespace
@@ -191,6 +264,11 @@ void AddServerCommand(CLI::App& app) {
   AddProviderFlags(cmd, &flags->providers, /*summarizer=*/true);
   cmd->add_option("--listen", flags->listen, "gRPC listen address (env VECSYNC_LISTEN)")
       ->envname("VECSYNC_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--metrics-listen", flags->metrics_listen,
+                  "Prometheus /metrics, /healthz and /readyz address; 'off' disables "
+                  "(env VECSYNC_METRICS_LISTEN)")
+      ->envname("VECSYNC_METRICS_LISTEN")
       ->capture_default_str();
   cmd->add_option("--auth-token-file", flags->auth_token_file,
                   "Require 'authorization: Bearer <token>' on API calls, accepting any token in "

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 
 namespace vecsync::clients {
@@ -147,6 +148,17 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
                                       int64_t estimated_tokens) {
   const std::string url = options_.base_url + path;
   const std::string payload = body.dump();
+  static metrics::Histogram& latency = metrics::Histogram::Get(
+      "vecsync_provider_request_seconds",
+      "Requests to the OpenAI-compatible provider, by endpoint and HTTP status (0: no answer)",
+      {"endpoint", "status"});
+  static metrics::Counter& rate_limited =
+      metrics::Counter::Get("vecsync_provider_rate_limited_total",
+                            "Provider answers of HTTP 429, by endpoint", {"endpoint"});
+  static metrics::Counter& tokens = metrics::Counter::Get(
+      "vecsync_provider_tokens_total",
+      "Tokens the provider reported using (usage.prompt_tokens / completion_tokens)",
+      {"endpoint", "kind"});
   absl::Status last;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     limiter_.Acquire(estimated_tokens);
@@ -154,6 +166,7 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
     std::map<std::string, std::string> headers;
     long status = 0;
     CURLcode rc;
+    const absl::Time sent = absl::Now();
     {
       CURL* curl = connection_->Borrow();
       curl_slist* header_list = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -190,6 +203,9 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
         HeaderInt(headers, "x-ratelimit-remaining-tokens"),
         ParseReset(headers.count("x-ratelimit-reset-tokens") ? headers["x-ratelimit-reset-tokens"]
                                                              : "1s"));
+    latency.Observe({path, std::to_string(rc == CURLE_OK ? status : 0)},
+                    absl::ToDoubleSeconds(absl::Now() - sent));
+    if (status == 429) rate_limited.Add({path});
     std::optional<absl::Duration> wait;
     if (rc != CURLE_OK) {
       last = absl::UnavailableError(
@@ -216,6 +232,13 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
       if (parsed.is_discarded() || !parsed.is_object()) {
         return absl::DataLossError(absl::StrCat("provider answered malformed JSON: ",
                                                 absl::string_view(response).substr(0, 200)));
+      }
+      if (const auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
+        for (const char* kind : {"prompt_tokens", "completion_tokens"}) {
+          if (auto n = usage->find(kind); n != usage->end() && n->is_number()) {
+            tokens.Add({path, kind}, n->get<double>());
+          }
+        }
       }
       return parsed;
     }

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/common/uuid.h"
 #include "src/engine/errors.h"
@@ -169,6 +170,9 @@ absl::StatusOr<StartWorkflowResult> Client::StartWorkflow(StartWorkflowRequest r
                   request.workflow_id, request.workflow_type, request.request_id,
                   request.input.dump(), timeout_ms));
   RETURN_IF_ERROR(txn.Commit());
+  static metrics::Counter& started = metrics::Counter::Get(
+      "vecsync_workflows_started_total", "Workflow runs this process started", {"workflow_type"});
+  started.Add({request.workflow_type});
   return StartWorkflowResult{request.workflow_id, inserted.GetString(0, 0), true};
 }
 

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/log.h"
+#include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/common/uuid.h"
 #include "src/engine/cron.h"
@@ -94,6 +95,19 @@ absl::Duration ScheduleJitter(const std::string& schedule_id, absl::Time nominal
   const uint64_t h = Fnv1a(absl::StrCat(schedule_id, "@", absl::ToUnixMicros(nominal)));
   return absl::Milliseconds(static_cast<int64_t>(h % static_cast<uint64_t>(range_ms)));
 }
+
+namespace {
+
+metrics::Counter& ScheduleActions() {
+  static metrics::Counter& actions = metrics::Counter::Get(
+      "vecsync_schedule_actions_total",
+      "What schedules did at their due times (and triggers): started, skipped (overlap), "
+      "buffered, missed (outside the catch-up window) or failed",
+      {"schedule_id", "outcome"});
+  return actions;
+}
+
+}  // namespace
 
 // A schedule row: its definition, its spec parsed, and its state.
 struct Schedules::Row {
@@ -412,6 +426,7 @@ absl::StatusOr<int> Schedules::RunDue() {
                         nominal + ScheduleJitter(row->def.schedule_id, nominal, row->def.jitter),
                         false, std::to_string(absl::ToUnixMicros(nominal))));
         started += r.started;
+        ScheduleActions().Add({row->def.schedule_id, r.started ? "started" : "failed"});
       }
     }
     for (int n = 0; n < kMaxDueTimesPerStep && row->next_fire && *row->next_fire <= now; ++n) {
@@ -420,12 +435,14 @@ absl::StatusOr<int> Schedules::RunDue() {
       row->ScheduleAfter(nominal);
       if (now - fire_time > row->def.catchup_window) {
         ++row->missed;
+        ScheduleActions().Add({row->def.schedule_id, "missed"});
         continue;
       }
       ASSIGN_OR_RETURN(TriggerResult r,
                        Act(*conn, *row, nominal, fire_time, false, row->def.overlap_policy,
                            std::to_string(absl::ToUnixMicros(nominal))));
       started += r.started;
+      ScheduleActions().Add({row->def.schedule_id, r.outcome.substr(0, r.outcome.find(':'))});
     }
     RETURN_IF_ERROR(Save(*conn, *row));
   }
@@ -446,6 +463,7 @@ absl::StatusOr<TriggerResult> Schedules::Trigger(const std::string& id,
                        absl::StrCat("trigger/", NewUuid())));
   RETURN_IF_ERROR(Save(*conn, row));
   RETURN_IF_ERROR(txn.Commit());
+  ScheduleActions().Add({id, result.outcome.substr(0, result.outcome.find(':'))});
   return result;
 }
 

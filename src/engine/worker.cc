@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "src/common/log.h"
+#include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/common/uuid.h"
 #include "src/engine/activity_context_impl.h"
@@ -48,7 +49,6 @@ auto RetryUnavailable(Fn fn, absl::Time deadline) -> decltype(fn()) {
   }
 }
 
-absl::Status StatusOf(const absl::Status& s) { return s; }
 template <typename T>
 absl::Status StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
@@ -328,7 +328,13 @@ void Worker::WorkflowClaimLoop() {
           continue;
         }
         ++stats_.runs_claimed;
-        if (run.reclaimed) ++stats_.runs_reclaimed;
+        if (run.reclaimed) {
+          ++stats_.runs_reclaimed;
+          static metrics::Counter& takeovers = metrics::Counter::Get(
+              "vecsync_lease_takeovers_total",
+              "Workflow runs this process took over after another worker's lease expired");
+          takeovers.Add();
+        }
         auto entry = std::make_unique<RunEntry>();
         entry->state = std::make_shared<RunState>();
         entry->generation = run.generation;
@@ -395,6 +401,10 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
       [&] { return store_->CloseRun(run.run_id, run.generation, status, output, failure); },
       forever);
   if (closed.ok() && *closed) {
+    static metrics::Counter& closed_runs = metrics::Counter::Get(
+        "vecsync_workflows_closed_total", "Workflow runs this process's workers closed",
+        {"workflow_type", "status"});
+    closed_runs.Add({run.workflow_type, std::string(WorkflowStatusName(status))});
     LogInfo("workflow closed", {{"workflow_id", run.workflow_id},
                                 {"run_id", run.run_id},
                                 {"status", std::string(WorkflowStatusName(status))}});
@@ -485,10 +495,27 @@ bool Worker::RunActivity(const ClaimedActivity& activity) {
   ActivityContextImpl ctx(activity, store_.get(), flags, options_.lease_duration, throttle);
   const ActivityFunction* fn = registry_->FindActivity(activity.activity_type);
   absl::StatusOr<Json> result;
+  const absl::Time began = absl::Now();
   try {
     result = (*fn)(ctx, activity.input);
   } catch (const std::exception& e) {
     result = absl::InternalError(absl::StrCat("activity code threw: ", e.what()));
+  }
+  static metrics::Counter& attempts = metrics::Counter::Get(
+      "vecsync_activity_attempts_total", "Activity attempts this process finished, by outcome",
+      {"activity_type", "outcome"});
+  static metrics::Histogram& latency = metrics::Histogram::Get(
+      "vecsync_activity_attempt_seconds", "How long activity attempts ran", {"activity_type"});
+  latency.Observe({activity.activity_type}, absl::ToDoubleSeconds(absl::Now() - began));
+  attempts.Add({activity.activity_type, flags->lost.load() ? "lost"
+                                        : result.ok()      ? "completed"
+                                                           : "failed"});
+  if (!result.ok()) {
+    LogInfo("activity attempt failed", {{"workflow_id", activity.workflow_id},
+                                        {"run_id", activity.run_id},
+                                        {"activity_type", activity.activity_type},
+                                        {"attempt", std::to_string(activity.attempt)},
+                                        {"error", result.status().ToString()}});
   }
   if (flags->lost.load()) return false;  // Someone else owns it now; the result is void.
   if (result.ok()) {
@@ -653,6 +680,10 @@ void Worker::MaintenanceLoop() {
     }
     if (now >= next_sweep) {
       absl::StatusOr<int> swept = store_->SweepTimeouts(100);
+      static metrics::Counter& sweeps = metrics::Counter::Get(
+          "vecsync_timeouts_swept_total",
+          "Attempts and runs the sweeper timed out or took back from dead workers");
+      if (swept.ok()) sweeps.Add({}, *swept);
       if (!swept.ok()) {
         LogWarning("timeout sweep failed", {{"error", swept.status().ToString()}});
       } else if (*swept > 0) {
