@@ -1,6 +1,10 @@
 // vecsync: keeps vector embeddings of database entities in sync, as a durable workflow worker.
+#include <algorithm>
+#include <iostream>
+
 #include "CLI/CLI.hpp"
 #include "src/cli/commands.h"
+#include "src/cli/config_file.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -16,8 +20,16 @@ int main(int argc, char** argv) {
   vecsync::cli::AddDevCommand(app);
   vecsync::cli::AddSearchCommand(app);
   vecsync::cli::AddEntitiesCommand(app);
+  // A config file's settings become flags, after those given and those in the environment.
+  absl::StatusOr<std::vector<std::string>> args =
+      vecsync::cli::ApplyConfigFile(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (!args.ok()) {
+    std::cerr << "vecsync: " << args.status().message() << "\n";
+    return 2;
+  }
+  std::reverse(args->begin(), args->end());  // CLI11 takes the arguments last first.
   try {
-    app.parse(argc, argv);
+    app.parse(*args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

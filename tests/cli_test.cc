@@ -220,6 +220,61 @@ TEST_F(CliTest, BearerTokenFromAFile) {
   EXPECT_EQ(log.find("beta-456"), std::string::npos);
 }
 
+TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {
+  const std::string from_file = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string from_env = "127.0.0.1:" + std::to_string(FreePort());
+  const std::string config = dir_ + "/vecsync.conf";
+  std::ofstream(config) << "# vecsync server settings\n"
+                        << "pg-url = \"" << testing::TestDatabaseUrl() << "\"\n"
+                        << "listen = " << from_file << "\n"
+                        << "metrics-listen = 127.0.0.1:0\n"
+                        << "no-scheduler = true\n"
+                        << "log-format = json\n";
+  auto launch = [&](const std::string& listen_flag) {
+    server_ = fork();
+    if (server_ == 0) {
+      freopen((dir_ + "/server.log").c_str(), "w", stderr);
+      setenv("VECSYNC_LISTEN", from_env.c_str(), 1);
+      unsetenv("VECSYNC_PG_URL");  // The file's value is the only one.
+      if (listen_flag.empty()) {
+        execl(VECSYNC_BINARY, VECSYNC_BINARY, "server", "--config", config.c_str(),
+              static_cast<char*>(nullptr));
+      } else {
+        execl(VECSYNC_BINARY, VECSYNC_BINARY, "server", "--config", config.c_str(), "--listen",
+              listen_flag.c_str(), static_cast<char*>(nullptr));
+      }
+      _exit(127);
+    }
+  };
+  // The environment's address wins over the file's.
+  launch("");
+  ASSERT_TRUE(testing::WaitUntil([&] { return Run("health --address " + from_env).exit_code == 0; },
+                                 absl::Seconds(30)))
+      << ReadFile(dir_ + "/server.log");
+  EXPECT_NE(Run("health --address " + from_file).exit_code, 0);
+  StopServer();
+  const std::string log = ReadFile(dir_ + "/server.log");
+  EXPECT_NE(log.find("\"scheduler\":\"off\""), std::string::npos) << "the file's flag: " << log;
+  EXPECT_NE(log.find("\"msg\":\"vecsync server ready\""), std::string::npos)
+      << "JSON logs from the file: " << log;
+
+  // A flag on the command line wins over both.
+  const std::string from_flag = "127.0.0.1:" + std::to_string(FreePort());
+  launch(from_flag);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return Run("health --address " + from_flag).exit_code == 0; }, absl::Seconds(30)))
+      << ReadFile(dir_ + "/server.log");
+  EXPECT_NE(Run("health --address " + from_env).exit_code, 0);
+  StopServer();
+
+  // An unknown setting is a clear error.
+  std::ofstream(config, std::ios::app) << "listen-harder = yes\n";
+  Result r = Run("server --config " + config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("vecsync.conf:7: unknown setting 'listen-harder'"), std::string::npos)
+      << r.err;
+}
+
 // GETs `url` with curl; returns the body, a newline and the HTTP status.
 std::string HttpGet(const std::string& url) {
   std::string out;

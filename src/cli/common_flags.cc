@@ -10,10 +10,10 @@ int g_exit_code = 0;
 }  // namespace
 
 void AddDatabaseFlags(CLI::App* command, DatabaseFlags* flags) {
-  const char* env = std::getenv("VECSYNC_PG_URL");
-  flags->pg_url = env == nullptr ? "" : env;
-  command->add_option("--pg-url", flags->pg_url,
-                      "PostgreSQL URL of vecsync's database (env VECSYNC_PG_URL)");
+  command
+      ->add_option("--pg-url", flags->pg_url,
+                   "PostgreSQL URL of vecsync's database (env VECSYNC_PG_URL)")
+      ->envname("VECSYNC_PG_URL");
 }
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(const std::string& text, const char* flag) {

@@ -38,6 +38,7 @@ namespace vecsync::cli {
 namespace {
 
 struct ServerFlags {
+  std::string config_file;  // Applied before parsing (src/cli/config_file.h).
   DatabaseFlags db;
   std::string clickhouse_url;
   ProviderFlags providers;
@@ -257,6 +258,11 @@ void AddServerCommand(CLI::App& app) {
   auto* flags = new ServerFlags;
   CLI::App* cmd = app.add_subcommand(
       "server", "Run the gRPC API and the workflow workers (migrates the schema first)");
+  cmd->add_option("--config", flags->config_file,
+                  "Read settings from this file: 'setting = value' lines named like these flags "
+                  "(flags win over environment variables, which win over the file; env "
+                  "VECSYNC_CONFIG)")
+      ->envname("VECSYNC_CONFIG");
   AddDatabaseFlags(cmd, &flags->db);
   cmd->add_option("--clickhouse-url", flags->clickhouse_url,
                   "ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (env VECSYNC_CLICKHOUSE_URL)")

@@ -179,7 +179,11 @@ void Worker::Shutdown() {
   }
   for (const LeaseKey& key : hand_back) {
     absl::Status s = store_->HandBackActivity(key);
-    if (!s.ok()) LogWarning("could not hand back an activity", {{"error", s.ToString()}});
+    if (!s.ok()) {
+      LogWarning(
+          "could not hand back an activity",
+          {{"run_id", key.run_id}, {"seq", std::to_string(key.seq)}, {"error", s.ToString()}});
+    }
   }
   for (std::thread& t : executors_) t.join();
   executors_.clear();
@@ -363,7 +367,9 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
                        absl::Now() + absl::Minutes(1));
   if (!steps.ok()) {
     LogError("cannot load the run's history; handing it back",
-             {{"run_id", run.run_id}, {"error", steps.status().ToString()}});
+             {{"workflow_id", run.workflow_id},
+              {"run_id", run.run_id},
+              {"error", steps.status().ToString()}});
     (void)store_->ReleaseRun(run.run_id, run.generation);
     return;
   }
