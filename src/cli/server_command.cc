@@ -257,7 +257,8 @@ void RunServer(const ServerFlags& flags) {
 void AddServerCommand(CLI::App& app) {
   auto* flags = new ServerFlags;
   CLI::App* cmd = app.add_subcommand(
-      "server", "Run the gRPC API and the workflow workers (migrates the schema first)");
+      "server",
+      "Run the gRPC API, the workflow workers and the scheduler (migrates the schema first)");
   cmd->add_option("--config", flags->config_file,
                   "Read settings from this file: 'setting = value' lines named like these flags "
                   "(flags win over environment variables, which win over the file; env "
