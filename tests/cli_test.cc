@@ -105,7 +105,10 @@ TEST_F(CliTest, StartWaitShowsProgressLinesAndExitsZero) {
   EXPECT_NE(r.out.find("status: COMPLETED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Hello, cli!"), std::string::npos) << r.out;
   // Not a terminal: plain progress lines on stderr, no carriage returns.
-  EXPECT_NE(r.err.find("RUNNING  step="), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("RUNNING  "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/2 "), std::string::npos) << "done/total shown: " << r.err;
+  EXPECT_NE(r.err.find("step="), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('['), std::string::npos) << "no bar off a terminal: " << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos);
 
   r = Workflow(R"(start --type demo-greeting --wait)", "--output json");
@@ -125,6 +128,24 @@ TEST_F(CliTest, StartWaitShowsProgressLinesAndExitsZero) {
   r = Workflow("history -w " + id);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("WorkflowExecutionCompleted"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, OnATerminalWaitDrawsALiveProgressBar) {
+  StartServer();
+  // `script` runs the command on a pseudo-terminal, as a user's shell would.
+  const std::string cmd = std::string(VECSYNC_BINARY) + " workflow --address " + address_ +
+                          " start --type demo-greeting --wait";
+  const std::string typescript = dir_ + "/typescript";
+  const int status =
+      std::system(("script -qec '" + cmd + "' " + typescript + " >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string screen = ReadFile(typescript);
+  // Redrawn in place (carriage return, erase line), with a bar from the run's done/total.
+  EXPECT_NE(screen.find("\r"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("\033[K"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("[##############################]  2/2 100%"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("status: COMPLETED"), std::string::npos) << screen;
 }
 
 TEST_F(CliTest, ExitCodesSayHowTheRunClosed) {

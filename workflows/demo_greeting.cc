@@ -26,11 +26,11 @@ absl::StatusOr<Json> Greet(engine::ActivityContext&, const Json& input) {
 absl::StatusOr<Json> Greeting(engine::WorkflowContext& ctx, const Json& input) {
   engine::ActivityOptions options;
   options.start_to_close_timeout = absl::Seconds(10);
-  RETURN_IF_ERROR(ctx.SetProgress({{"step", "greeting"}}));
+  RETURN_IF_ERROR(ctx.SetProgress({{"step", "greeting"}, {"done", 0}, {"total", 2}}));
   ASSIGN_OR_RETURN(Json greeting, ctx.ExecuteActivity("demo-greet", input, options));
-  RETURN_IF_ERROR(ctx.SetProgress({{"step", "resting"}}));
+  RETURN_IF_ERROR(ctx.SetProgress({{"step", "resting"}, {"done", 1}, {"total", 2}}));
   RETURN_IF_ERROR(ctx.Sleep(absl::Milliseconds(200)));
-  RETURN_IF_ERROR(ctx.SetProgress({{"step", "done"}}));
+  RETURN_IF_ERROR(ctx.SetProgress({{"step", "done"}, {"done", 2}, {"total", 2}}));
   return greeting;
 }
 

@@ -8,8 +8,11 @@
 namespace vecsync::cli {
 
 void AddDevCommand(CLI::App& app) {
-  auto* db = new DatabaseFlags;
-  auto* options = new entities::SeedOptions;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static DatabaseFlags db_storage;
+  auto* db = &db_storage;
+  static entities::SeedOptions options_storage;
+  auto* options = &options_storage;
   CLI::App* dev = app.add_subcommand("dev", "Developer tools");
   dev->require_subcommand(1);
   CLI::App* seed = dev->add_subcommand(

@@ -55,7 +55,9 @@ void ListFailed(const EntitiesFlags& flags) {
 }  // namespace
 
 void AddEntitiesCommand(CLI::App& app) {
-  auto* flags = new EntitiesFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static EntitiesFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* entities = app.add_subcommand("entities", "Inspect the sync state of entities");
   entities->require_subcommand(1);
   CLI::App* failed = entities->add_subcommand(

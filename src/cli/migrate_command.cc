@@ -7,7 +7,9 @@
 namespace vecsync::cli {
 
 void AddMigrateCommand(CLI::App& app) {
-  auto* flags = new DatabaseFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static DatabaseFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* cmd = app.add_subcommand(
       "migrate", "Create or upgrade vecsync's PostgreSQL schema (also done at server start)");
   AddDatabaseFlags(cmd, flags);

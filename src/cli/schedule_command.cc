@@ -281,7 +281,9 @@ void Trigger(const ScheduleFlags& flags, bool overlap_given) {
 }  // namespace
 
 void AddScheduleCommand(CLI::App& app) {
-  auto* flags = new ScheduleFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static ScheduleFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* sc = app.add_subcommand("schedule", "Create and manage cron schedules");
   sc->require_subcommand(1);
   sc->footer(

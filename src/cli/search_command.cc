@@ -54,7 +54,9 @@ void RunSearch(const SearchFlags& flags) {
 }  // namespace
 
 void AddSearchCommand(CLI::App& app) {
-  auto* flags = new SearchFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static SearchFlags flags_storage;
+  auto* flags = &flags_storage;
   const char* env = std::getenv("VECSYNC_CLICKHOUSE_URL");
   flags->clickhouse_url = env == nullptr ? "" : env;
   CLI::App* cmd = app.add_subcommand("search", "Find the entities nearest to a text");

@@ -255,7 +255,9 @@ void RunServer(const ServerFlags& flags) {
 }  // namespace
 
 void AddServerCommand(CLI::App& app) {
-  auto* flags = new ServerFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static ServerFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* cmd = app.add_subcommand(
       "server",
       "Run the gRPC API, the workflow workers and the scheduler (migrates the schema first)");
@@ -311,7 +313,9 @@ void AddServerCommand(CLI::App& app) {
 }
 
 void AddHealthCommand(CLI::App& app) {
-  auto* flags = new ApiFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static ApiFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* cmd = app.add_subcommand("health", "Exit 0 when the server at --address is serving");
   AddApiFlags(cmd, flags);
   cmd->callback([flags] {

@@ -337,7 +337,9 @@ void Terminate(const WorkflowFlags& flags) {
 }  // namespace
 
 void AddWorkflowCommand(CLI::App& app) {
-  auto* flags = new WorkflowFlags;
+  // The command's settings live as long as the process (CLI11 writes them while parsing).
+  static WorkflowFlags flags_storage;
+  auto* flags = &flags_storage;
   CLI::App* wf = app.add_subcommand("workflow", "Start, follow and inspect workflow runs");
   wf->require_subcommand(1);
   wf->footer(

@@ -232,26 +232,20 @@ absl::Status Schedules::Create(const ScheduleDefinition& d) {
   row.spec = CronSpec::Parse(d.cron, d.time_zone).value();
   row.ScheduleAfter(clock_());
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
-  ASSIGN_OR_RETURN(
-      PgResult r,
-      conn->Query(
-          "INSERT INTO vecsync.schedules (schedule_id, cron, time_zone, jitter_ms, workflow_type, "
-          "  workflow_input, execution_timeout_ms, overlap_policy, catchup_window_ms, paused, "
-          "  notes, next_nominal_time, next_fire_time) "
-          "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, "
-          "  to_timestamp($12::bigint / 1e6), to_timestamp($13::bigint / 1e6)) "
-          "ON CONFLICT (schedule_id) DO NOTHING RETURNING 1",
-          d.schedule_id, d.cron, d.time_zone, absl::ToInt64Milliseconds(d.jitter), d.workflow_type,
-          d.input.dump(),
-          d.execution_timeout
-              ? PgParam(std::to_string(absl::ToInt64Milliseconds(*d.execution_timeout)))
-              : std::nullopt,
-          std::string(OverlapPolicyName(d.overlap_policy)),
-          absl::ToInt64Milliseconds(d.catchup_window), d.paused, d.notes,
-          MicrosParam(row.next_nominal), MicrosParam(row.next_fire)));
+  PgTransaction txn(*conn);
+  RETURN_IF_ERROR(txn.Begin());
+  // Claim the id, then write the whole row the way every later change does.
+  ASSIGN_OR_RETURN(PgResult r, conn->Query("INSERT INTO vecsync.schedules (schedule_id, cron, "
+                                           "  workflow_type, catchup_window_ms) "
+                                           "VALUES ($1, $2, $3, $4) "
+                                           "ON CONFLICT (schedule_id) DO NOTHING RETURNING 1",
+                                           d.schedule_id, d.cron, d.workflow_type,
+                                           absl::ToInt64Milliseconds(d.catchup_window)));
   if (r.rows() == 0) {
     return absl::AlreadyExistsError(absl::StrCat("schedule '", d.schedule_id, "' already exists"));
   }
+  RETURN_IF_ERROR(Save(*conn, row));
+  RETURN_IF_ERROR(txn.Commit());
   LogInfo("schedule created", {{"schedule_id", d.schedule_id}, {"cron", d.cron}});
   return absl::OkStatus();
 }
