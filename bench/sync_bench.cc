@@ -160,19 +160,19 @@ class Bench {
     auto conn = pool_.Acquire();
     Check(conn.status(), "connect");
     Check((*conn)
-              ->Query(
-                  "WITH teams AS (SELECT array_agg(t.id ORDER BY t.id) AS ids "
-                  "  FROM posthog_team t JOIN posthog_organization o "
-                  "    ON o.id = t.organization_id WHERE o.is_ai_data_processing_approved), "
-                  "mark AS (SELECT min(watermark) - interval '1 hour' AS at "
-                  "  FROM vecsync.sync_watermarks WHERE domain = 'action') "
-                  "INSERT INTO posthog_action (team_id, name, description, steps_json, "
-                  "  created_at, updated_at) "
-                  "SELECT teams.ids[1 + g % array_length(teams.ids, 1)], 'bulk action ' || g, "
-                  "  'an action synced long ago', '[{\"event\": \"$pageview\"}]'::jsonb, "
-                  "  mark.at - g * interval '1 ms', mark.at - g * interval '1 ms' "
-                  "FROM teams, mark, generate_series(1, $1 - (SELECT count(*) FROM posthog_action)) g",
-                  total)
+              ->Query("WITH teams AS (SELECT array_agg(t.id ORDER BY t.id) AS ids "
+                      "  FROM posthog_team t JOIN posthog_organization o "
+                      "    ON o.id = t.organization_id WHERE o.is_ai_data_processing_approved), "
+                      "mark AS (SELECT min(watermark) - interval '1 hour' AS at "
+                      "  FROM vecsync.sync_watermarks WHERE domain = 'action') "
+                      "INSERT INTO posthog_action (team_id, name, description, steps_json, "
+                      "  created_at, updated_at) "
+                      "SELECT teams.ids[1 + g % array_length(teams.ids, 1)], 'bulk action ' || g, "
+                      "  'an action synced long ago', '[{\"event\": \"$pageview\"}]'::jsonb, "
+                      "  mark.at - g * interval '1 ms', mark.at - g * interval '1 ms' "
+                      "FROM teams, mark, generate_series(1, $1 - (SELECT count(*) FROM "
+                      "posthog_action)) g",
+                      total)
               .status(),
           "grow actions");
     Check((*conn)->Execute(
@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(big_rerun["selected"].get<int64_t>()),
       absl::ToDoubleMilliseconds(big_scan),
       absl::ToDoubleMilliseconds(big_noop) / absl::ToDoubleMilliseconds(big_scan),
-      static_cast<long long>(entities), absl::ToDoubleMilliseconds(big_noop) /
-                                            absl::ToDoubleMilliseconds(noop));
+      static_cast<long long>(entities),
+      absl::ToDoubleMilliseconds(big_noop) / absl::ToDoubleMilliseconds(noop));
   return 0;
 }
