@@ -167,6 +167,20 @@ struct Schedules::Row {
             : std::nullopt;
   }
 
+  // The definition, counts and times; Describe adds the action lists.
+  ScheduleDescription Summary() const {
+    ScheduleDescription d;
+    d.definition = def;
+    d.action_count = action_count;
+    d.missed_catchup_window = missed;
+    d.overlap_skipped = skipped;
+    d.buffered_action_time = buffered;
+    d.create_time = created;
+    d.update_time = updated;
+    d.conflict_token = conflict_token;
+    return d;
+  }
+
   void Record(const ScheduleActionResult& action) {
     Json entry = {{"schedule_time_us", absl::ToUnixMicros(action.schedule_time)},
                   {"actual_time_us", absl::ToUnixMicros(action.actual_time)},
@@ -531,15 +545,7 @@ absl::StatusOr<ScheduleDescription> Schedules::Describe(const std::string& id) {
                                            id));
   if (r.rows() == 0) return absl::NotFoundError(absl::StrCat("no schedule '", id, "'"));
   ASSIGN_OR_RETURN(Row row, Row::Read(r, 0));
-  ScheduleDescription out;
-  out.definition = row.def;
-  out.action_count = row.action_count;
-  out.missed_catchup_window = row.missed;
-  out.overlap_skipped = row.skipped;
-  out.buffered_action_time = row.buffered;
-  out.create_time = row.created;
-  out.update_time = row.updated;
-  out.conflict_token = row.conflict_token;
+  ScheduleDescription out = row.Summary();
   for (const Json& a : row.recent) {
     ScheduleActionResult action;
     action.schedule_time = absl::FromUnixMicros(a.value("schedule_time_us", int64_t{0}));
@@ -577,15 +583,8 @@ absl::StatusOr<ScheduleListPage> Schedules::List(int page_size, const std::strin
   ScheduleListPage page;
   for (int i = 0; i < r.rows() && i < page_size; ++i) {
     ASSIGN_OR_RETURN(Row row, Row::Read(r, i));
-    ScheduleDescription d;
-    d.definition = row.def;
-    d.action_count = row.action_count;
-    d.missed_catchup_window = row.missed;
-    d.overlap_skipped = row.skipped;
+    ScheduleDescription d = row.Summary();
     if (row.next_fire && !row.def.paused) d.future_action_times.push_back(*row.next_fire);
-    d.create_time = row.created;
-    d.update_time = row.updated;
-    d.conflict_token = row.conflict_token;
     page.schedules.push_back(std::move(d));
   }
   if (r.rows() > page_size) page.next_page_token = page.schedules.back().definition.schedule_id;
