@@ -599,7 +599,9 @@ class ScheduleApiTest : public testing::EngineTest {
  protected:
   void SetUp() override {
     EngineTest::SetUp();
-    schedules_ = std::make_unique<engine::Schedules>(pool_.get(), registry_.get(), client_.get());
+    schedule_pool_ = std::make_unique<PgPool>(testing::TestDatabaseUrl(), 4);
+    schedules_ =
+        std::make_unique<engine::Schedules>(schedule_pool_.get(), registry_.get(), client_.get());
     auto auth = BearerAuth::Create({"token"});
     ASSERT_TRUE(auth.ok());
     auth_ = std::move(*auth);
@@ -629,6 +631,7 @@ class ScheduleApiTest : public testing::EngineTest {
     return req;
   }
 
+  std::unique_ptr<PgPool> schedule_pool_;
   std::unique_ptr<engine::Schedules> schedules_;
   BearerAuth auth_;
   std::unique_ptr<ScheduleService> service_;

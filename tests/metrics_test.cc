@@ -1,8 +1,15 @@
 // The Prometheus text format the /metrics endpoint serves, and the HTTP server behind it.
 #include "src/common/metrics.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <thread>
+
+#include "absl/time/clock.h"
 #include "src/common/http_server.h"
 
 namespace vecsync::metrics {
@@ -68,6 +75,27 @@ TEST(HttpServerTest, ServesRoutesAndRefusesTheRest) {
             absl::StatusCode::kUnavailable)
       << "a taken port is a clear error";
   EXPECT_EQ(HttpServer::Start("no-port", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  // A client trickling its request cannot hold the server: others are served within the
+  // request deadline (2 s), not after the trickle ends (6 s).
+  std::thread slow([port = (*server)->port()] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      for (int i = 0; i < 6; ++i) {
+        send(fd, "G", 1, MSG_NOSIGNAL);
+        sleep(1);
+      }
+    }
+    close(fd);
+  });
+  usleep(200000);
+  const absl::Time asked = absl::Now();
+  EXPECT_EQ(get("curl -s -m 10 " + base + "/hello"), "hi\n");
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(4));
+  slow.join();
   (*server)->Shutdown();
 }
 

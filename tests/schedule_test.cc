@@ -27,7 +27,8 @@ class ScheduleTest : public testing::EngineTest {
   }
 
   std::unique_ptr<Schedules> MakeSchedules(Client* client) {
-    return std::make_unique<Schedules>(pool_.get(), registry_.get(), client,
+    schedule_pool_ = std::make_unique<PgPool>(testing::TestDatabaseUrl(), 4);
+    return std::make_unique<Schedules>(schedule_pool_.get(), registry_.get(), client,
                                        [this] { return absl::FromUnixMicros(now_us_.load()); });
   }
   void SetNow(const std::string& t) { now_us_ = absl::ToUnixMicros(At(t)); }
@@ -70,6 +71,7 @@ class ScheduleTest : public testing::EngineTest {
     return d.ok() ? *d : ScheduleDescription{};
   }
 
+  std::unique_ptr<PgPool> schedule_pool_;
   std::atomic<int64_t> now_us_{0};
   std::unique_ptr<Schedules> schedules_;
 };
@@ -128,6 +130,9 @@ TEST_F(ScheduleTest, BufferOneStartsOneWaitingActionWhenTheRunCloses) {
   EXPECT_EQ(*d.buffered_action_time, At("2026-06-01T00:20:00Z"));
   EXPECT_EQ(d.overlap_skipped, 1);
   EXPECT_EQ(RunDue(), 0) << "still blocked";
+  EXPECT_EQ(RunDue(), 0);
+  EXPECT_EQ(Describe("buffer").conflict_token, d.conflict_token)
+      << "waiting on a run is no change: an Update with the token read before must still work";
   TerminateAll("buffer");
   EXPECT_EQ(RunDue(), 1) << "the buffered action starts once the run closed";
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.executions "
@@ -191,8 +196,9 @@ TEST_F(ScheduleTest, AfterDowntimeOnlyTimesWithinTheCatchupWindowAreActedOn) {
 TEST_F(ScheduleTest, TwoSchedulersRacingActOncePerDueTime) {
   ASSERT_TRUE(schedules_->Create(Every("race", "@every 1m", OverlapPolicy::kAllowAll)).ok());
   PgPool other_pool(testing::TestDatabaseUrl(), 4);
+  PgPool other_schedule_pool(testing::TestDatabaseUrl(), 4);
   Client other_client(&other_pool, registry_.get());
-  Schedules other(&other_pool, registry_.get(), &other_client,
+  Schedules other(&other_schedule_pool, registry_.get(), &other_client,
                   [this] { return absl::FromUnixMicros(now_us_.load()); });
   std::atomic<int> started{0};
   for (int minute = 0; minute < 30; ++minute) {
@@ -239,6 +245,52 @@ TEST_F(ScheduleTest, JitterDelaysEachActionDeterministicallyWithinItsBound) {
         ScheduleJitter("jitter", At("2026-06-01T00:00:00Z") + absl::Hours(h), d.jitter)));
   }
   EXPECT_GT(offsets.size(), 20u);
+}
+
+TEST_F(ScheduleTest, JitterNeverReachesTheNextDueTime) {
+  ScheduleDefinition d = Every("jitter-cap", "@every 1m", OverlapPolicy::kAllowAll);
+  d.jitter = absl::Minutes(10);  // Larger than the interval.
+  ASSERT_TRUE(schedules_->Create(d).ok());
+  const std::vector<absl::Time> times = Describe("jitter-cap").future_action_times;
+  ASSERT_EQ(times.size(), static_cast<size_t>(kFutureActionTimes));
+  for (size_t i = 0; i < times.size(); ++i) {
+    const absl::Time nominal = At("2026-06-01T00:01:00Z") + absl::Minutes(static_cast<int>(i));
+    EXPECT_GE(times[i], nominal);
+    EXPECT_LT(times[i], nominal + absl::Minutes(1)) << "jitter is capped at the interval";
+  }
+  Advance(absl::Minutes(10) + absl::Seconds(59));
+  EXPECT_EQ(RunDue(), 10) << "one action per minute, none piled up behind a long jitter";
+}
+
+TEST_F(ScheduleTest, ConcurrentTriggersDoNotExhaustTheConnections) {
+  // More callers than either pool has connections, all on one schedule row: each holds the row
+  // lock on a schedule connection while starting its workflow on a client connection.
+  ASSERT_TRUE(schedules_->Create(Every("crowd", "@daily", OverlapPolicy::kAllowAll)).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> started{0};
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&] {
+      auto r = schedules_->Trigger("crowd");
+      if (r.ok() && r->started) ++started;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(started.load(), 16);
+  EXPECT_EQ(Runs("crowd"), 16);
+}
+
+TEST_F(ScheduleTest, AScheduleWhoseSpecNoLongerParsesIsParkedNotRetriedForever) {
+  ASSERT_TRUE(schedules_->Create(Every("broken", "@hourly")).ok());
+  // As if the system lost a time zone the schedule was created with.
+  Exec("UPDATE vecsync.schedules SET time_zone = 'Gone/Away' WHERE schedule_id = 'broken'");
+  Advance(absl::Hours(1));
+  EXPECT_EQ(RunDue(), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.schedules WHERE schedule_id = 'broken' "
+                     "AND next_fire_time IS NULL AND notes LIKE 'parked by the scheduler:%'"),
+            1);
+  auto wait = schedules_->TimeUntilDue(absl::Seconds(1));
+  ASSERT_TRUE(wait.ok());
+  EXPECT_GT(*wait, absl::ZeroDuration()) << "nothing is due any more: no busy loop";
 }
 
 TEST_F(ScheduleTest, PausedSchedulesDoNotFireAndUnpausingDoesNotCatchUp) {
@@ -359,7 +411,7 @@ TEST_F(ScheduleTest, CrudAndValidation) {
 }
 
 TEST_F(ScheduleTest, TheSchedulerLoopActsOnTheRealClock) {
-  schedules_ = std::make_unique<Schedules>(pool_.get(), registry_.get(), client_.get());
+  schedules_ = std::make_unique<Schedules>(schedule_pool_.get(), registry_.get(), client_.get());
   ASSERT_TRUE(schedules_->Create(Every("loop", "@every 1s", OverlapPolicy::kAllowAll)).ok());
   Scheduler scheduler(schedules_.get(), absl::Milliseconds(200));
   scheduler.Start();

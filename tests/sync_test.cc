@@ -323,6 +323,28 @@ TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
   s = call(bad, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("limit"), std::string::npos);
+
+  // A provider failure is the server's problem: UNAVAILABLE, and its text stays in the log.
+  class RefusingEmbedder : public clients::Embedder {
+   public:
+    std::string model() const override { return "refusing"; }
+    int dimensions() const override { return 64; }
+    absl::StatusOr<std::vector<std::vector<float>>> Embed(
+        const std::vector<std::string>&) override {
+      return absl::InvalidArgumentError("HTTP 401: Incorrect API key provided: sk-secret-123");
+    }
+  } refusing;
+  api::SearchService failing(clickhouse_.get(), table_, &refusing, &*auth);
+  auto failing_server = api::ApiServer::Start(options, {&failing});
+  ASSERT_TRUE(failing_server.ok());
+  auto failing_stub = v1::SearchService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*failing_server)->port()),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer search-token");
+  s = failing_stub->SearchSimilar(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message().find("sk-secret"), std::string::npos) << s.error_message();
 }
 
 TEST_F(SyncTest, WithAMisbehavingOpenAiProviderNothingWrongIsStored) {

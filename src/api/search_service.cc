@@ -5,6 +5,7 @@
 #include "entities/registry.h"
 #include "src/api/grpc_status.h"
 #include "src/clients/vector_search.h"
+#include "src/common/log.h"
 
 namespace vecsync::api {
 
@@ -40,7 +41,13 @@ grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
         absl::StrCat("limit must be between 1 and 1000, got ", request->limit())));
   }
   absl::StatusOr<std::vector<std::vector<float>>> query = embedder_->Embed({request->query()});
-  if (!query.ok()) return ToGrpcStatus(query.status());
+  if (!query.ok()) {
+    // The provider's answer is the server's business (it may quote the key, and a 4xx there
+    // is not the caller's fault): log it, and tell the caller only that it failed.
+    LogWarning("search: embedding the query failed", {{"error", query.status().ToString()}});
+    return ToGrpcStatus(absl::UnavailableError(
+        "the embedding provider could not embed the query; see the server log"));
+  }
   search.query = std::move((*query)[0]);
   absl::StatusOr<std::vector<clients::SearchHit>> hits =
       clients::SearchSimilar(*clickhouse_, search);

@@ -3,7 +3,7 @@
 //
 // Errors: INVALID_ARGUMENT for an unknown domain (listing the known ones), an empty or
 // oversized query, or a limit out of range; UNAVAILABLE when ClickHouse or the embedding
-// provider cannot be reached.
+// provider fails (the provider's own message goes to the server log, not to the caller).
 //
 // Thread-safe. The pointers must outlive the service.
 #ifndef VECSYNC_API_SEARCH_SERVICE_H_

@@ -157,7 +157,8 @@ void RunServer(const ServerFlags& flags) {
   // workers' connections.
   PgPool control_pool(flags.db.pg_url, 8);
   engine::Client client(&control_pool, &registry);
-  engine::Schedules schedules(&control_pool, &registry, &client);
+  PgPool schedule_pool(flags.db.pg_url, 4);  // Apart from the client's: see schedules.h.
+  engine::Schedules schedules(&schedule_pool, &registry, &client);
   std::unique_ptr<engine::Scheduler> scheduler;
   if (flags.scheduler) {
     scheduler = std::make_unique<engine::Scheduler>(&schedules);

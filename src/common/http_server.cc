@@ -10,11 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 
 namespace vecsync {
 namespace {
 
 constexpr size_t kMaxRequestBytes = 8192;
+constexpr absl::Duration kRequestDeadline = absl::Seconds(2);
 
 const char* Reason(int status) {
   switch (status) {
@@ -118,11 +120,16 @@ void HttpServer::Serve() {
 
 void HttpServer::HandleConnection(int client) {
   timeval timeout{2, 0};
-  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  // The whole request must arrive within the deadline, so a client trickling bytes cannot
+  // hold the (single) serving thread.
+  const absl::Time deadline = absl::Now() + kRequestDeadline;
   std::string request;
   char buffer[1024];
   while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes) {
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    pollfd pfd{client, POLLIN, 0};
+    if (left_ms <= 0 || poll(&pfd, 1, static_cast<int>(left_ms)) <= 0) break;
     const ssize_t n = ::recv(client, buffer, sizeof(buffer), 0);
     if (n <= 0) break;
     request.append(buffer, static_cast<size_t>(n));

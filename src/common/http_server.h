@@ -1,6 +1,6 @@
 // A small HTTP/1.1 server for operational endpoints (/metrics, /healthz, /readyz): GET and HEAD
-// only, one request per connection, requests handled one at a time on the server's thread, each
-// bounded by a short read timeout so a slow client cannot hold it long.
+// only, one request per connection, requests handled one at a time on the server's thread; a
+// request must arrive whole within 2 s, so a slow client cannot hold the thread long.
 //
 // Example:
 //   ASSIGN_OR_RETURN(auto http, HttpServer::Start("127.0.0.1:9464",

@@ -94,7 +94,10 @@ absl::StatusOr<std::vector<bool>> ParseField(const FieldRule& rule, absl::string
       low = *a;
       high = has_step ? rule.max : *a;
     }
-    for (int v = low; v <= high; v += step) set[v] = true;
+    for (int v = low;; v += step) {
+      set[v] = true;
+      if (high - v < step) break;  // Also keeps a huge step from overflowing v.
+    }
   }
   return set;
 }

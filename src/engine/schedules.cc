@@ -157,14 +157,20 @@ struct Schedules::Row {
     return row;
   }
 
+  // When the scheduler acts on the due time `nominal`: after its jitter, which never reaches
+  // the next due time (so jitter cannot pile actions up behind each other).
+  absl::Time FireTime(absl::Time nominal) const {
+    absl::Duration range = def.jitter;
+    if (std::optional<absl::Time> next = spec->Next(nominal)) {
+      range = std::min(range, *next - nominal);
+    }
+    return nominal + ScheduleJitter(def.schedule_id, nominal, range);
+  }
+
   // Moves the next due time to the first one after `after`.
   void ScheduleAfter(absl::Time after) {
     next_nominal = spec->Next(after);
-    next_fire =
-        next_nominal
-            ? std::optional<absl::Time>(*next_nominal +
-                                        ScheduleJitter(def.schedule_id, *next_nominal, def.jitter))
-            : std::nullopt;
+    next_fire = next_nominal ? std::optional<absl::Time>(FireTime(*next_nominal)) : std::nullopt;
   }
 
   // The definition, counts and times; Describe adds the action lists.
@@ -419,20 +425,29 @@ absl::StatusOr<int> Schedules::RunDue() {
   for (int i = 0; i < due.rows(); ++i) {
     absl::StatusOr<Row> row = Row::Read(due, i);
     if (!row.ok()) {
-      LogWarning("schedule has an unreadable spec", {{"error", row.status().ToString()}});
+      // E.g. a time zone the system no longer knows. Park it (no next time) with the reason,
+      // instead of meeting it again at every step; an update with a valid spec revives it.
+      const std::string id = due.GetString(i, 0);
+      LogWarning("schedule has an unreadable spec; parking it",
+                 {{"schedule_id", id}, {"error", row.status().ToString()}});
+      RETURN_IF_ERROR(
+          conn->Query("UPDATE vecsync.schedules SET next_nominal_time = NULL, "
+                      "  next_fire_time = NULL, buffered_nominal_time = NULL, notes = $2, "
+                      "  updated_at = now() WHERE schedule_id = $1",
+                      id, absl::StrCat("parked by the scheduler: ", row.status().message()))
+              .status());
       continue;
     }
+    bool changed = false;
     // A buffered action starts once the run it waits for has closed.
     if (row->buffered) {
       ASSIGN_OR_RETURN(bool running, IsRunning(*conn, *row));
       if (!running) {
         const absl::Time nominal = *row->buffered;
         row->buffered.reset();
-        ASSIGN_OR_RETURN(
-            TriggerResult r,
-            StartAction(*row, nominal,
-                        nominal + ScheduleJitter(row->def.schedule_id, nominal, row->def.jitter),
-                        false, std::to_string(absl::ToUnixMicros(nominal))));
+        changed = true;
+        ASSIGN_OR_RETURN(TriggerResult r, StartAction(*row, nominal, row->FireTime(nominal), false,
+                                                      std::to_string(absl::ToUnixMicros(nominal))));
         started += r.started;
         ScheduleActions().Add({row->def.schedule_id, r.started ? "started" : "failed"});
       }
@@ -441,6 +456,7 @@ absl::StatusOr<int> Schedules::RunDue() {
       const absl::Time nominal = *row->next_nominal;
       const absl::Time fire_time = *row->next_fire;
       row->ScheduleAfter(nominal);
+      changed = true;
       if (now - fire_time > row->def.catchup_window) {
         ++row->missed;
         ScheduleActions().Add({row->def.schedule_id, "missed"});
@@ -452,7 +468,8 @@ absl::StatusOr<int> Schedules::RunDue() {
       started += r.started;
       ScheduleActions().Add({row->def.schedule_id, r.outcome.substr(0, r.outcome.find(':'))});
     }
-    RETURN_IF_ERROR(Save(*conn, *row));
+    // A buffered action still waiting is no change: its conflict token stays.
+    if (changed) RETURN_IF_ERROR(Save(*conn, *row));
   }
   RETURN_IF_ERROR(txn.Commit());
   return started;
@@ -561,8 +578,7 @@ absl::StatusOr<ScheduleDescription> Schedules::Describe(const std::string& id) {
   if (!row.def.paused) {
     std::optional<absl::Time> t = row.next_nominal;
     for (int i = 0; i < kFutureActionTimes && t; ++i) {
-      out.future_action_times.push_back(*t +
-                                        ScheduleJitter(row.def.schedule_id, *t, row.def.jitter));
+      out.future_action_times.push_back(row.FireTime(*t));
       t = row.spec->Next(*t);
     }
   }

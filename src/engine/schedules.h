@@ -110,6 +110,9 @@ class Schedules {
   using Clock = std::function<absl::Time()>;
 
   // None of the pointers is owned. `clock` is the scheduler's notion of now (tests move it).
+  // `pool` must not be the pool `client` uses: a schedule's row stays locked on a connection
+  // from `pool` while `client` starts its workflow on another, and with one shared pool
+  // concurrent triggers could hold every connection while waiting for that lock.
   Schedules(PgPool* pool, const Registry* registry, Client* client, Clock clock = absl::Now);
 
   absl::Status Create(const ScheduleDefinition& definition);
