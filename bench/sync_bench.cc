@@ -13,6 +13,7 @@
 //   5. the same with ten times the entities (1M by default), all synced before: the rerun's
 //      time must not grow with the entity count.
 // SYNC_BENCH_HISTORY=1 also prints each run's history with times, to see where time goes.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -210,6 +211,7 @@ class Bench {
 
 int main(int argc, char** argv) {
   using vecsync::Json;
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // As `vecsync` does (src/main.cc).
   int64_t entities = 100000;
   int latency_ms = 20;
   int64_t latency_entities = 2000;
