@@ -71,7 +71,8 @@ class CliTest : public testing::EngineTest {
       _exit(127);
     }
     ASSERT_TRUE(testing::WaitUntil(
-        [&] { return Run("health --address " + address_).exit_code == 0; }, absl::Seconds(30)))
+        [&] { return Run("health --address " + address_ + " " + health_flags_).exit_code == 0; },
+        absl::Seconds(30)))
         << ReadFile(dir_ + "/server.log");
   }
   void StopServer() {
@@ -96,6 +97,7 @@ class CliTest : public testing::EngineTest {
   std::string address_;
   std::string metrics_address_;
   pid_t server_ = -1;
+  std::string health_flags_;  // E.g. --tls-ca for a TLS server.
 };
 
 TEST_F(CliTest, StartWaitShowsProgressLinesAndExitsZero) {
@@ -328,6 +330,47 @@ TEST_F(CliTest, MetricsHealthAndReadiness) {
         "vecsync_activity_queue_depth{state=\"ready\"}", "vecsync_schedules{state=\"active\"} 0"}) {
     EXPECT_NE(metrics.find(line), std::string::npos) << "missing: " << line << "\n" << metrics;
   }
+}
+
+TEST_F(CliTest, APIOnlyAndWorkerOnlyProcessesShareTheWork) {
+  // This process serves the API only; a second one, with no API, runs workers and scheduler.
+  StartServer({"--no-workers", "--no-scheduler"});
+  const std::string worker_metrics = "127.0.0.1:" + std::to_string(FreePort());
+  pid_t worker = fork();
+  if (worker == 0) {
+    freopen((dir_ + "/worker.log").c_str(), "w", stderr);
+    execl(VECSYNC_BINARY, VECSYNC_BINARY, "server", "--pg-url", testing::TestDatabaseUrl().c_str(),
+          "--no-api", "--metrics-listen", worker_metrics.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return HttpGet("http://" + worker_metrics + "/healthz") == "ok\n\n200"; },
+      absl::Seconds(30)))
+      << ReadFile(dir_ + "/worker.log");
+  Result r = Workflow(R"(start --type demo-greeting --wait --wait-timeout 60s)", "--output json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  kill(worker, SIGTERM);
+  waitpid(worker, nullptr, 0);
+  EXPECT_NE(ReadFile(dir_ + "/worker.log").find("api=off"), std::string::npos)
+      << ReadFile(dir_ + "/worker.log");
+  EXPECT_EQ(Json::parse(r.out)["status"], "COMPLETED");
+  // Without the worker process nothing runs the workflow: the API-only process has none.
+  r = Workflow(R"(start --type demo-greeting --wait --wait-timeout 2s)");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("still running"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TlsBetweenTheCliAndTheServer) {
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + dir_ +
+                          "/key.pem -out " + dir_ + "/cert.pem -days 1 -subj /CN=127.0.0.1 " +
+                          "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  health_flags_ = "--tls-ca " + dir_ + "/cert.pem";
+  StartServer({"--tls-cert", dir_ + "/cert.pem", "--tls-key", dir_ + "/key.pem"});
+  Result r = Workflow("list", "--tls-ca " + dir_ + "/cert.pem");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Workflow("list");  // Plaintext to a TLS port.
+  EXPECT_EQ(r.exit_code, 1);
 }
 
 TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/api/bearer_auth.h"
 #include "src/api/grpc_status.h"
+#include "src/api/proto_convert.h"
 
 namespace vecsync::cli {
 namespace {
@@ -32,6 +33,10 @@ void AddApiFlags(CLI::App* command, ApiFlags* flags) {
   command->add_option("--output,-o", flags->output, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", api::FromProtoTime(t), absl::UTCTimeZone());
 }
 
 absl::StatusOr<ApiChannel> ApiChannel::Open(const ApiFlags& flags) {

@@ -11,6 +11,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "src/cli/commands.h"
 
 namespace vecsync::cli {
 
@@ -44,6 +46,19 @@ class ApiChannel {
   std::string address_;
   std::string token_;
 };
+
+// How the CLI shows a time: RFC 3339 in UTC, with milliseconds.
+std::string FormatTime(const google::protobuf::Timestamp& t);
+
+// Opens the channel the flags name and runs `fn(api, stub)` with a stub of `Service`; prints
+// the error (and sets the exit code) when the channel cannot be opened.
+template <typename Service, typename Fn>
+void WithStub(const ApiFlags& flags, Fn fn) {
+  absl::StatusOr<ApiChannel> api = ApiChannel::Open(flags);
+  if (!api.ok()) return Fail(api.status());
+  auto stub = Service::NewStub(api->channel());
+  fn(*api, *stub);
+}
 
 }  // namespace vecsync::cli
 

@@ -22,10 +22,10 @@ class ProgressDisplay {
   // Ends the live line so what follows starts on a fresh line.
   void Finish();
 
-  // The text of one update, without color or carriage returns (exposed for tests).
+ private:
+  // The text of one update; a bar `bar_width` wide when positive.
   static std::string Describe(const v1::WorkflowExecution& execution, int bar_width);
 
- private:
   FILE* const out_;
   const bool live_;
   bool drawn_ = false;

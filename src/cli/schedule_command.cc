@@ -32,10 +32,6 @@ struct ScheduleFlags {
   std::vector<CLI::Option*> definition_options;
 };
 
-std::string IsoTime(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", api::FromProtoTime(t), absl::UTCTimeZone());
-}
-
 std::string OverlapName(v1::ScheduleOverlapPolicy p) {
   std::string name = v1::ScheduleOverlapPolicy_Name(p);
   const std::string prefix = "SCHEDULE_OVERLAP_POLICY_";
@@ -115,7 +111,7 @@ Json ScheduleJson(const std::string& id, const v1::Schedule& s, const v1::Schedu
         absl::FormatDuration(api::FromProtoDuration(s.action().execution_timeout()));
   }
   Json next = Json::array();
-  for (const auto& t : info.future_action_times()) next.push_back(IsoTime(t));
+  for (const auto& t : info.future_action_times()) next.push_back(FormatTime(t));
   j["next_action_times"] = next;
   Json running = Json::array();
   for (const auto& r : info.running_workflows()) {
@@ -123,11 +119,11 @@ Json ScheduleJson(const std::string& id, const v1::Schedule& s, const v1::Schedu
   }
   if (!running.empty()) j["running_workflows"] = running;
   if (info.has_buffered_action_time()) {
-    j["buffered_action_time"] = IsoTime(info.buffered_action_time());
+    j["buffered_action_time"] = FormatTime(info.buffered_action_time());
   }
   Json recent = Json::array();
   for (const auto& a : info.recent_actions()) {
-    Json r = {{"schedule_time", IsoTime(a.schedule_time())},
+    Json r = {{"schedule_time", FormatTime(a.schedule_time())},
               {"workflow_id", a.workflow_id()},
               {"run_id", a.run_id()}};
     if (a.manual()) r["manual"] = true;
@@ -170,28 +166,22 @@ void PrintSchedule(const Json& j, const std::string& output) {
   }
 }
 
-template <typename Fn>
-void WithStub(const ScheduleFlags& flags, Fn fn) {
-  absl::StatusOr<ApiChannel> api = ApiChannel::Open(flags.api);
-  if (!api.ok()) return Fail(api.status());
-  auto stub = v1::ScheduleService::NewStub(api->channel());
-  fn(*api, *stub);
-}
-
 void Create(const ScheduleFlags& flags) {
   v1::CreateScheduleRequest req;
   req.set_schedule_id(flags.schedule_id);
   if (absl::Status s = ApplyFlags(flags, false, req.mutable_schedule()); !s.ok()) return Fail(s);
-  WithStub(flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-    v1::CreateScheduleResponse resp;
-    grpc::Status s = stub.CreateSchedule(api.Context().get(), req, &resp);
-    if (!s.ok()) return Fail(api.Error(s));
-    std::cout << "created schedule " << flags.schedule_id << "\n";
-  });
+  WithStub<v1::ScheduleService>(
+      flags.api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+        v1::CreateScheduleResponse resp;
+        grpc::Status s = stub.CreateSchedule(api.Context().get(), req, &resp);
+        if (!s.ok()) return Fail(api.Error(s));
+        std::cout << "created schedule " << flags.schedule_id << "\n";
+      });
 }
 
 void Describe(const ScheduleFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+  WithStub<v1::ScheduleService>(flags.api, [&](const ApiChannel& api,
+                                               v1::ScheduleService::Stub& stub) {
     v1::DescribeScheduleRequest req;
     req.set_schedule_id(flags.schedule_id);
     v1::DescribeScheduleResponse resp;
@@ -202,52 +192,55 @@ void Describe(const ScheduleFlags& flags) {
 }
 
 void List(const ScheduleFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-    v1::ListSchedulesRequest req;
-    req.set_page_size(flags.page_size);
-    int shown = 0;
-    do {
-      v1::ListSchedulesResponse page;
-      grpc::Status s = stub.ListSchedules(api.Context().get(), req, &page);
-      if (!s.ok()) return Fail(api.Error(s));
-      for (const auto& e : page.schedules()) {
-        ++shown;
-        if (flags.api.output == "json") {
-          std::cout << ScheduleJson(e.schedule_id(), e.schedule(), e.info()).dump() << "\n";
-          continue;
-        }
-        const std::string next = e.schedule().state().paused() ? "paused"
-                                 : e.info().future_action_times().empty()
-                                     ? "no more actions"
-                                     : "next " + IsoTime(e.info().future_action_times(0));
-        std::cout << e.schedule_id() << "  '" << e.schedule().spec().cron_string() << "'  "
-                  << e.schedule().action().workflow_type() << "  " << next << "  actions "
-                  << e.info().action_count() << "\n";
-      }
-      req.set_next_page_token(page.next_page_token());
-    } while (!req.next_page_token().empty());
-    if (shown == 0 && flags.api.output != "json") std::cout << "no schedules\n";
-  });
+  WithStub<v1::ScheduleService>(
+      flags.api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+        v1::ListSchedulesRequest req;
+        req.set_page_size(flags.page_size);
+        int shown = 0;
+        do {
+          v1::ListSchedulesResponse page;
+          grpc::Status s = stub.ListSchedules(api.Context().get(), req, &page);
+          if (!s.ok()) return Fail(api.Error(s));
+          for (const auto& e : page.schedules()) {
+            ++shown;
+            if (flags.api.output == "json") {
+              std::cout << ScheduleJson(e.schedule_id(), e.schedule(), e.info()).dump() << "\n";
+              continue;
+            }
+            const std::string next = e.schedule().state().paused() ? "paused"
+                                     : e.info().future_action_times().empty()
+                                         ? "no more actions"
+                                         : "next " + FormatTime(e.info().future_action_times(0));
+            std::cout << e.schedule_id() << "  '" << e.schedule().spec().cron_string() << "'  "
+                      << e.schedule().action().workflow_type() << "  " << next << "  actions "
+                      << e.info().action_count() << "\n";
+          }
+          req.set_next_page_token(page.next_page_token());
+        } while (!req.next_page_token().empty());
+        if (shown == 0 && flags.api.output != "json") std::cout << "no schedules\n";
+      });
 }
 
 void Update(const ScheduleFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-    // Read, change what was given, write back only if nobody changed it in between.
-    v1::DescribeScheduleRequest read;
-    read.set_schedule_id(flags.schedule_id);
-    v1::DescribeScheduleResponse current;
-    grpc::Status s = stub.DescribeSchedule(api.Context().get(), read, &current);
-    if (!s.ok()) return Fail(api.Error(s));
-    v1::UpdateScheduleRequest req;
-    req.set_schedule_id(flags.schedule_id);
-    *req.mutable_schedule() = current.schedule();
-    if (absl::Status a = ApplyFlags(flags, true, req.mutable_schedule()); !a.ok()) return Fail(a);
-    req.set_conflict_token(current.conflict_token());
-    v1::UpdateScheduleResponse resp;
-    s = stub.UpdateSchedule(api.Context().get(), req, &resp);
-    if (!s.ok()) return Fail(api.Error(s));
-    std::cout << "updated schedule " << flags.schedule_id << "\n";
-  });
+  WithStub<v1::ScheduleService>(
+      flags.api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+        // Read, change what was given, write back only if nobody changed it in between.
+        v1::DescribeScheduleRequest read;
+        read.set_schedule_id(flags.schedule_id);
+        v1::DescribeScheduleResponse current;
+        grpc::Status s = stub.DescribeSchedule(api.Context().get(), read, &current);
+        if (!s.ok()) return Fail(api.Error(s));
+        v1::UpdateScheduleRequest req;
+        req.set_schedule_id(flags.schedule_id);
+        *req.mutable_schedule() = current.schedule();
+        if (absl::Status a = ApplyFlags(flags, true, req.mutable_schedule()); !a.ok())
+          return Fail(a);
+        req.set_conflict_token(current.conflict_token());
+        v1::UpdateScheduleResponse resp;
+        s = stub.UpdateSchedule(api.Context().get(), req, &resp);
+        if (!s.ok()) return Fail(api.Error(s));
+        std::cout << "updated schedule " << flags.schedule_id << "\n";
+      });
 }
 
 void Trigger(const ScheduleFlags& flags, bool overlap_given) {
@@ -258,7 +251,8 @@ void Trigger(const ScheduleFlags& flags, bool overlap_given) {
     if (!p.ok()) return Fail(p.status());
     req.set_overlap_policy(*p);
   }
-  WithStub(flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+  WithStub<v1::ScheduleService>(flags.api, [&](const ApiChannel& api,
+                                               v1::ScheduleService::Stub& stub) {
     v1::TriggerScheduleResponse resp;
     grpc::Status s = stub.TriggerSchedule(api.Context().get(), req, &resp);
     if (!s.ok()) return Fail(api.Error(s));
@@ -351,29 +345,31 @@ void AddScheduleCommand(CLI::App& app) {
   CLI::App* del = sc->add_subcommand("delete", "Delete a schedule (its runs keep running)");
   add_id(del);
   del->callback([flags] {
-    WithStub(*flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-      v1::DeleteScheduleRequest req;
-      req.set_schedule_id(flags->schedule_id);
-      v1::DeleteScheduleResponse resp;
-      grpc::Status s = stub.DeleteSchedule(api.Context().get(), req, &resp);
-      if (!s.ok()) return Fail(api.Error(s));
-      std::cout << "deleted schedule " << flags->schedule_id << "\n";
-    });
+    WithStub<v1::ScheduleService>(
+        flags->api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+          v1::DeleteScheduleRequest req;
+          req.set_schedule_id(flags->schedule_id);
+          v1::DeleteScheduleResponse resp;
+          grpc::Status s = stub.DeleteSchedule(api.Context().get(), req, &resp);
+          if (!s.ok()) return Fail(api.Error(s));
+          std::cout << "deleted schedule " << flags->schedule_id << "\n";
+        });
   });
 
   CLI::App* pause = sc->add_subcommand("pause", "Stop scheduled actions (trigger still works)");
   add_id(pause);
   pause->add_option("--note", flags->note, "Why");
   pause->callback([flags] {
-    WithStub(*flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-      v1::PauseScheduleRequest req;
-      req.set_schedule_id(flags->schedule_id);
-      req.set_note(flags->note);
-      v1::PauseScheduleResponse resp;
-      grpc::Status s = stub.PauseSchedule(api.Context().get(), req, &resp);
-      if (!s.ok()) return Fail(api.Error(s));
-      std::cout << "paused schedule " << flags->schedule_id << "\n";
-    });
+    WithStub<v1::ScheduleService>(
+        flags->api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+          v1::PauseScheduleRequest req;
+          req.set_schedule_id(flags->schedule_id);
+          req.set_note(flags->note);
+          v1::PauseScheduleResponse resp;
+          grpc::Status s = stub.PauseSchedule(api.Context().get(), req, &resp);
+          if (!s.ok()) return Fail(api.Error(s));
+          std::cout << "paused schedule " << flags->schedule_id << "\n";
+        });
   });
 
   CLI::App* unpause =
@@ -381,15 +377,16 @@ void AddScheduleCommand(CLI::App& app) {
   add_id(unpause);
   unpause->add_option("--note", flags->note, "Why");
   unpause->callback([flags] {
-    WithStub(*flags, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
-      v1::UnpauseScheduleRequest req;
-      req.set_schedule_id(flags->schedule_id);
-      req.set_note(flags->note);
-      v1::UnpauseScheduleResponse resp;
-      grpc::Status s = stub.UnpauseSchedule(api.Context().get(), req, &resp);
-      if (!s.ok()) return Fail(api.Error(s));
-      std::cout << "unpaused schedule " << flags->schedule_id << "\n";
-    });
+    WithStub<v1::ScheduleService>(
+        flags->api, [&](const ApiChannel& api, v1::ScheduleService::Stub& stub) {
+          v1::UnpauseScheduleRequest req;
+          req.set_schedule_id(flags->schedule_id);
+          req.set_note(flags->note);
+          v1::UnpauseScheduleResponse resp;
+          grpc::Status s = stub.UnpauseSchedule(api.Context().get(), req, &resp);
+          if (!s.ok()) return Fail(api.Error(s));
+          std::cout << "unpaused schedule " << flags->schedule_id << "\n";
+        });
   });
 
   CLI::App* trigger = sc->add_subcommand("trigger", "Act now, paused or not");

@@ -37,10 +37,6 @@ struct WorkflowFlags {
   bool all = false;
 };
 
-std::string IsoTime(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", api::FromProtoTime(t), absl::UTCTimeZone());
-}
-
 // A JSON string field shown as JSON (null when empty).
 Json Embedded(const std::string& text) {
   if (text.empty()) return nullptr;
@@ -49,11 +45,12 @@ Json Embedded(const std::string& text) {
 }
 
 Json ExecutionJson(const v1::WorkflowExecution& e) {
-  Json j = {{"workflow_id", e.workflow_id()},        {"run_id", e.run_id()},
-            {"workflow_type", e.workflow_type()},    {"status", api::ProtoStatusName(e.status())},
-            {"start_time", IsoTime(e.start_time())}, {"input", Embedded(e.input_json())}};
-  if (e.has_close_time()) j["close_time"] = IsoTime(e.close_time());
-  if (e.has_execution_deadline()) j["execution_deadline"] = IsoTime(e.execution_deadline());
+  Json j = {
+      {"workflow_id", e.workflow_id()},           {"run_id", e.run_id()},
+      {"workflow_type", e.workflow_type()},       {"status", api::ProtoStatusName(e.status())},
+      {"start_time", FormatTime(e.start_time())}, {"input", Embedded(e.input_json())}};
+  if (e.has_close_time()) j["close_time"] = FormatTime(e.close_time());
+  if (e.has_execution_deadline()) j["execution_deadline"] = FormatTime(e.execution_deadline());
   if (!e.result_json().empty()) j["result"] = Embedded(e.result_json());
   if (!e.failure_json().empty()) j["failure"] = Embedded(e.failure_json());
   if (!e.progress_json().empty()) j["progress"] = Embedded(e.progress_json());
@@ -101,15 +98,6 @@ int ExitCodeFor(v1::WorkflowStatus status) {
     default:
       return 1;
   }
-}
-
-// Opens the channel and runs `fn` with a WorkflowService stub.
-template <typename Fn>
-void WithStub(const WorkflowFlags& flags, Fn fn) {
-  absl::StatusOr<ApiChannel> api = ApiChannel::Open(flags.api);
-  if (!api.ok()) return Fail(api.status());
-  auto stub = v1::WorkflowService::NewStub(api->channel());
-  fn(*api, *stub);
 }
 
 // Follows the run until it closes, showing progress on `progress_out` (text output) or one JSON
@@ -186,52 +174,55 @@ void Start(const WorkflowFlags& flags) {
     if (!timeout.ok()) return Fail(timeout.status());
     req.mutable_execution_timeout()->set_seconds(absl::ToInt64Seconds(*timeout));
   }
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    v1::StartWorkflowResponse started;
-    grpc::Status s = stub.StartWorkflow(api.Context().get(), req, &started);
-    if (!s.ok()) return Fail(api.Error(s));
-    if (flags.api.output == "json" && !flags.wait) {
-      std::cout << Json{{"workflow_id", started.workflow_id()},
-                        {"run_id", started.run_id()},
-                        {"started", started.started()}}
-                       .dump(2)
-                << "\n";
-    } else if (flags.api.output != "json") {
-      std::cout << (started.started() ? "started" : "already started") << " workflow "
-                << started.workflow_id() << " run " << started.run_id() << std::endl;
-    }
-    if (!flags.wait) return;
-    WorkflowFlags follow = flags;
-    follow.workflow_id = started.workflow_id();
-    follow.run_id = started.run_id();
-    absl::StatusOr<v1::WorkflowExecution> closed =
-        Follow(api, stub, follow, stderr, /*stream_json=*/false);
-    if (!closed.ok()) return Fail(closed.status());
-    PrintExecution(*closed, flags.api.output);
-    SetExitCode(ExitCodeFor(closed->status()));
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        v1::StartWorkflowResponse started;
+        grpc::Status s = stub.StartWorkflow(api.Context().get(), req, &started);
+        if (!s.ok()) return Fail(api.Error(s));
+        if (flags.api.output == "json" && !flags.wait) {
+          std::cout << Json{{"workflow_id", started.workflow_id()},
+                            {"run_id", started.run_id()},
+                            {"started", started.started()}}
+                           .dump(2)
+                    << "\n";
+        } else if (flags.api.output != "json") {
+          std::cout << (started.started() ? "started" : "already started") << " workflow "
+                    << started.workflow_id() << " run " << started.run_id() << std::endl;
+        }
+        if (!flags.wait) return;
+        WorkflowFlags follow = flags;
+        follow.workflow_id = started.workflow_id();
+        follow.run_id = started.run_id();
+        absl::StatusOr<v1::WorkflowExecution> closed =
+            Follow(api, stub, follow, stderr, /*stream_json=*/false);
+        if (!closed.ok()) return Fail(closed.status());
+        PrintExecution(*closed, flags.api.output);
+        SetExitCode(ExitCodeFor(closed->status()));
+      });
 }
 
 void Watch(const WorkflowFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    absl::StatusOr<v1::WorkflowExecution> closed =
-        Follow(api, stub, flags, stdout, /*stream_json=*/flags.api.output == "json");
-    if (!closed.ok()) return Fail(closed.status());
-    if (flags.api.output != "json") PrintExecution(*closed, flags.api.output);
-    SetExitCode(ExitCodeFor(closed->status()));
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        absl::StatusOr<v1::WorkflowExecution> closed =
+            Follow(api, stub, flags, stdout, /*stream_json=*/flags.api.output == "json");
+        if (!closed.ok()) return Fail(closed.status());
+        if (flags.api.output != "json") PrintExecution(*closed, flags.api.output);
+        SetExitCode(ExitCodeFor(closed->status()));
+      });
 }
 
 void Describe(const WorkflowFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    v1::DescribeWorkflowRequest req;
-    req.set_workflow_id(flags.workflow_id);
-    req.set_run_id(flags.run_id);
-    v1::DescribeWorkflowResponse resp;
-    grpc::Status s = stub.DescribeWorkflow(api.Context().get(), req, &resp);
-    if (!s.ok()) return Fail(api.Error(s));
-    PrintExecution(resp.execution(), flags.api.output);
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        v1::DescribeWorkflowRequest req;
+        req.set_workflow_id(flags.workflow_id);
+        req.set_run_id(flags.run_id);
+        v1::DescribeWorkflowResponse resp;
+        grpc::Status s = stub.DescribeWorkflow(api.Context().get(), req, &resp);
+        if (!s.ok()) return Fail(api.Error(s));
+        PrintExecution(resp.execution(), flags.api.output);
+      });
 }
 
 void List(const WorkflowFlags& flags) {
@@ -253,85 +244,90 @@ void List(const WorkflowFlags& flags) {
     if (!since.ok()) return Fail(since.status());
     api::ToProtoTime(absl::Now() - *since, req.mutable_start_time_from());
   }
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    int shown = 0;
-    while (true) {
-      v1::ListWorkflowsResponse page;
-      grpc::Status s = stub.ListWorkflows(api.Context().get(), req, &page);
-      if (!s.ok()) return Fail(api.Error(s));
-      for (const v1::WorkflowExecution& e : page.executions()) {
-        ++shown;
-        if (flags.api.output == "json") {
-          std::cout << ExecutionJson(e).dump() << "\n";
-        } else {
-          std::cout << IsoTime(e.start_time()) << "  " << api::ProtoStatusName(e.status()) << "  "
-                    << e.workflow_type() << "  " << e.workflow_id() << "  " << e.run_id() << "\n";
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        int shown = 0;
+        while (true) {
+          v1::ListWorkflowsResponse page;
+          grpc::Status s = stub.ListWorkflows(api.Context().get(), req, &page);
+          if (!s.ok()) return Fail(api.Error(s));
+          for (const v1::WorkflowExecution& e : page.executions()) {
+            ++shown;
+            if (flags.api.output == "json") {
+              std::cout << ExecutionJson(e).dump() << "\n";
+            } else {
+              std::cout << FormatTime(e.start_time()) << "  " << api::ProtoStatusName(e.status())
+                        << "  " << e.workflow_type() << "  " << e.workflow_id() << "  "
+                        << e.run_id() << "\n";
+            }
+          }
+          if (!flags.all || page.next_page_token().empty()) {
+            if (!page.next_page_token().empty() && flags.api.output != "json") {
+              std::cout << "(more: --all lists every page)\n";
+            }
+            break;
+          }
+          req.set_next_page_token(page.next_page_token());
         }
-      }
-      if (!flags.all || page.next_page_token().empty()) {
-        if (!page.next_page_token().empty() && flags.api.output != "json") {
-          std::cout << "(more: --all lists every page)\n";
-        }
-        break;
-      }
-      req.set_next_page_token(page.next_page_token());
-    }
-    if (shown == 0 && flags.api.output != "json") std::cout << "no workflows\n";
-  });
+        if (shown == 0 && flags.api.output != "json") std::cout << "no workflows\n";
+      });
 }
 
 void History(const WorkflowFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    v1::GetWorkflowHistoryRequest req;
-    req.set_workflow_id(flags.workflow_id);
-    req.set_run_id(flags.run_id);
-    req.set_page_size(1000);
-    do {
-      v1::GetWorkflowHistoryResponse page;
-      grpc::Status s = stub.GetWorkflowHistory(api.Context().get(), req, &page);
-      if (!s.ok()) return Fail(api.Error(s));
-      for (const v1::HistoryEvent& ev : page.events()) {
-        if (flags.api.output == "json") {
-          std::cout << Json{{"event_id", ev.event_id()},
-                            {"event_type", ev.event_type()},
-                            {"event_time", IsoTime(ev.event_time())},
-                            {"attributes", Embedded(ev.attributes_json())}}
-                           .dump()
-                    << "\n";
-        } else {
-          std::cout << ev.event_id() << "  " << IsoTime(ev.event_time()) << "  " << ev.event_type()
-                    << "  " << ev.attributes_json() << "\n";
-        }
-      }
-      req.set_next_page_token(page.next_page_token());
-    } while (!req.next_page_token().empty());
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        v1::GetWorkflowHistoryRequest req;
+        req.set_workflow_id(flags.workflow_id);
+        req.set_run_id(flags.run_id);
+        req.set_page_size(1000);
+        do {
+          v1::GetWorkflowHistoryResponse page;
+          grpc::Status s = stub.GetWorkflowHistory(api.Context().get(), req, &page);
+          if (!s.ok()) return Fail(api.Error(s));
+          for (const v1::HistoryEvent& ev : page.events()) {
+            if (flags.api.output == "json") {
+              std::cout << Json{{"event_id", ev.event_id()},
+                                {"event_type", ev.event_type()},
+                                {"event_time", FormatTime(ev.event_time())},
+                                {"attributes", Embedded(ev.attributes_json())}}
+                               .dump()
+                        << "\n";
+            } else {
+              std::cout << ev.event_id() << "  " << FormatTime(ev.event_time()) << "  "
+                        << ev.event_type() << "  " << ev.attributes_json() << "\n";
+            }
+          }
+          req.set_next_page_token(page.next_page_token());
+        } while (!req.next_page_token().empty());
+      });
 }
 
 void Cancel(const WorkflowFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    v1::CancelWorkflowRequest req;
-    req.set_workflow_id(flags.workflow_id);
-    req.set_run_id(flags.run_id);
-    req.set_reason(flags.reason);
-    v1::CancelWorkflowResponse resp;
-    grpc::Status s = stub.CancelWorkflow(api.Context().get(), req, &resp);
-    if (!s.ok()) return Fail(api.Error(s));
-    std::cout << "cancel requested\n";
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        v1::CancelWorkflowRequest req;
+        req.set_workflow_id(flags.workflow_id);
+        req.set_run_id(flags.run_id);
+        req.set_reason(flags.reason);
+        v1::CancelWorkflowResponse resp;
+        grpc::Status s = stub.CancelWorkflow(api.Context().get(), req, &resp);
+        if (!s.ok()) return Fail(api.Error(s));
+        std::cout << "cancel requested\n";
+      });
 }
 
 void Terminate(const WorkflowFlags& flags) {
-  WithStub(flags, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-    v1::TerminateWorkflowRequest req;
-    req.set_workflow_id(flags.workflow_id);
-    req.set_run_id(flags.run_id);
-    req.set_reason(flags.reason);
-    v1::TerminateWorkflowResponse resp;
-    grpc::Status s = stub.TerminateWorkflow(api.Context().get(), req, &resp);
-    if (!s.ok()) return Fail(api.Error(s));
-    std::cout << "terminated\n";
-  });
+  WithStub<v1::WorkflowService>(
+      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
+        v1::TerminateWorkflowRequest req;
+        req.set_workflow_id(flags.workflow_id);
+        req.set_run_id(flags.run_id);
+        req.set_reason(flags.reason);
+        v1::TerminateWorkflowResponse resp;
+        grpc::Status s = stub.TerminateWorkflow(api.Context().get(), req, &resp);
+        if (!s.ok()) return Fail(api.Error(s));
+        std::cout << "terminated\n";
+      });
 }
 
 }  // namespace

@@ -74,12 +74,6 @@ void Counter::Add(const LabelValues& values, double by) {
   values_[values] += by;
 }
 
-double Counter::Value(const LabelValues& values) const {
-  absl::MutexLock lock(&mu_);
-  auto it = values_.find(values);
-  return it == values_.end() ? 0 : it->second;
-}
-
 void Counter::Render(std::string* out) const {
   RenderHeader("counter", out);
   absl::MutexLock lock(&mu_);
@@ -103,12 +97,6 @@ void Gauge::Set(const LabelValues& values, double value) {
 void Gauge::Clear() {
   absl::MutexLock lock(&mu_);
   values_.clear();
-}
-
-double Gauge::Value(const LabelValues& values) const {
-  absl::MutexLock lock(&mu_);
-  auto it = values_.find(values);
-  return it == values_.end() ? 0 : it->second;
 }
 
 void Gauge::Render(std::string* out) const {
@@ -140,12 +128,6 @@ void Histogram::Observe(const LabelValues& values, double value) {
   ++s.counts[i];
   s.sum += value;
   ++s.count;
-}
-
-uint64_t Histogram::Count(const LabelValues& values) const {
-  absl::MutexLock lock(&mu_);
-  auto it = series_.find(values);
-  return it == series_.end() ? 0 : it->second.count;
 }
 
 void Histogram::Render(std::string* out) const {

@@ -52,7 +52,6 @@ class Counter : public Family {
   static Counter& Get(const std::string& name, const std::string& help,
                       std::vector<std::string> labels = {});
   void Add(const LabelValues& values = {}, double by = 1);
-  double Value(const LabelValues& values = {}) const;
   void Render(std::string* out) const override;
 
  private:
@@ -68,7 +67,6 @@ class Gauge : public Family {
   void Set(const LabelValues& values, double value);
   // Drops every sample (before a collector sets the current ones).
   void Clear();
-  double Value(const LabelValues& values = {}) const;
   void Render(std::string* out) const override;
 
  private:
@@ -85,7 +83,6 @@ class Histogram : public Family {
                         std::vector<std::string> labels = {},
                         std::vector<double> buckets = LatencyBuckets());
   void Observe(const LabelValues& values, double value);
-  uint64_t Count(const LabelValues& values = {}) const;
   void Render(std::string* out) const override;
 
  private:

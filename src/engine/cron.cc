@@ -182,7 +182,6 @@ absl::StatusOr<CronSpec> CronSpec::Parse(absl::string_view text,
   absl::string_view body = text;
   if (size_t hash = body.find('#'); hash != absl::string_view::npos) body = body.substr(0, hash);
   body = absl::StripAsciiWhitespace(body);
-  spec.text_ = std::string(absl::StripAsciiWhitespace(text));
   std::string zone_name(default_time_zone.empty() ? "UTC" : default_time_zone);
   for (absl::string_view prefix : {"CRON_TZ=", "TZ="}) {
     if (absl::StartsWith(body, prefix)) {

@@ -49,8 +49,6 @@ class CronSpec {
   // that has passed, or a date that never occurs such as February 30).
   std::optional<absl::Time> Next(absl::Time after) const;
 
-  // The text this spec was parsed from, trimmed.
-  const std::string& text() const { return text_; }
   // The zone the spec is evaluated in ("UTC" when none was given).
   const std::string& time_zone_name() const { return time_zone_name_; }
   bool is_interval() const { return interval_ > absl::ZeroDuration(); }
@@ -61,7 +59,6 @@ class CronSpec {
   // The first civil second at or after `from` whose fields all match; nullopt past kCronMaxYear.
   std::optional<absl::CivilSecond> NextMatch(absl::CivilSecond from) const;
 
-  std::string text_;
   std::string time_zone_name_ = "UTC";
   absl::TimeZone zone_ = absl::UTCTimeZone();
   // Calendar specs.
