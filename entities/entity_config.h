@@ -38,8 +38,11 @@ class EntityConfig {
   virtual std::string domain() const = 0;
   // The source table, read with the alias `s`.
   virtual std::string table() const = 0;
+  // The SQL type of the source table's `id` column. Entity ids travel as text; lookups cast
+  // them back to this type so the primary key index serves them.
+  virtual std::string id_type() const { return "bigint"; }
   // SQL text expression of the entity's id.
-  virtual std::string id_sql() const { return "s.id::text"; }
+  std::string id_sql() const { return "s.id::text"; }
   // SQL boolean expression: the row is soft-deleted. "false" for tables whose rows are
   // deleted outright (then hard_deletes() is true).
   virtual std::string deleted_sql() const { return "s.deleted"; }

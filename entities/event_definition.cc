@@ -9,6 +9,7 @@ class EventDefinitionConfig : public EntityConfig {
  public:
   std::string domain() const override { return "event_definition"; }
   std::string table() const override { return "posthog_eventdefinition"; }
+  std::string id_type() const override { return "uuid"; }
   std::string deleted_sql() const override { return "false"; }
   bool hard_deletes() const override { return true; }
   std::string fields_sql() const override {

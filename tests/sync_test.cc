@@ -159,6 +159,31 @@ TEST_F(SyncTest, ClickHouseHoldsExactlyTheLiveApprovedEntitiesAndTombstones) {
   EXPECT_EQ(ClickHouseKeys("action", 1).size(), 3u);
 }
 
+TEST_F(SyncTest, ClickHouseInsertsOverlapTheProcessingOfLaterBatches) {
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"summarize_batch_size", 8},
+                                         {"max_parallel_requests", 2},
+                                         {"insert_batch_size", 20}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  // sync-process activities scheduled while a sync-flush was open: the workflow went on
+  // summarizing and embedding instead of waiting for ClickHouse.
+  const int64_t overlapping = QueryInt(
+      "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
+      "  FROM vecsync.history WHERE run_id = '" +
+      run.run_id +
+      "') "
+      "SELECT count(*) FROM h flush "
+      "JOIN h done ON done.seq = flush.seq AND done.event_type = 'ActivityTaskCompleted' "
+      "JOIN h process ON process.name = 'sync-process' "
+      "  AND process.event_id > flush.event_id AND process.event_id < done.event_id "
+      "WHERE flush.name = 'sync-flush'");
+  EXPECT_GT(overlapping, 0);
+  EXPECT_GT(e.result["inserted"].get<int64_t>(), 100);
+}
+
 TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
   Sync({{"domain", "cohort"}});
   const int summarized = summarizer_.items, embedded = embedder_.items;

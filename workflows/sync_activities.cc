@@ -5,7 +5,6 @@
 #include <optional>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -149,9 +148,10 @@ absl::StatusOr<Json> Select(SyncEnvironment* env, engine::ActivityContext&, cons
     // Entities whose last attempt failed, or (for domains whose rows are deleted outright)
     // synced entities whose source row is gone.
     const std::string condition =
-        phase == "retry" ? std::string("st.failures > 0 AND NOT st.quarantined")
-                         : absl::StrCat("NOT st.deleted AND NOT EXISTS (SELECT 1 FROM ",
-                                        config->table(), " s WHERE ", id, " = st.entity_id)");
+        phase == "retry"
+            ? std::string("st.failures > 0 AND NOT st.quarantined")
+            : absl::StrCat("NOT st.deleted AND NOT EXISTS (SELECT 1 FROM ", config->table(),
+                           " s WHERE s.id = st.entity_id::", config->id_type(), ")");
     ASSIGN_OR_RETURN(
         r,
         conn->Query(absl::StrCat("SELECT st.team_id, st.entity_id, 0 FROM vecsync.entity_state st "
@@ -211,17 +211,20 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   for (size_t i = 0; i < keys.ids.size(); ++i) {
     work[{keys.teams[i], keys.ids[i]}].key = {keys.teams[i], keys.ids[i]};
   }
-  ASSIGN_OR_RETURN(
-      PgResult rows,
-      conn->Query(
-          absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), ", ",
-                       config->deleted_sql(), ", ", config->fields_sql(), " FROM ", config->table(),
-                       " s "
-                       "JOIN posthog_team t ON t.id = s.team_id "
-                       "JOIN posthog_organization o ON o.id = t.organization_id "
-                       "WHERE o.is_ai_data_processing_approved AND (s.team_id, ",
-                       id, ") IN (SELECT * FROM unnest($1::bigint[], $2::text[]))"),
-          PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  ASSIGN_OR_RETURN(PgResult rows,
+                   conn->Query(
+                       // Joined from the keys, by the id's own type: one primary-key probe per key.
+                       absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), ", ",
+                                    config->deleted_sql(), ", ", config->fields_sql(),
+                                    " FROM unnest($1::bigint[], $2::", config->id_type(),
+                                    "[]) AS k(team_id, id) "
+                                    "JOIN ",
+                                    config->table(),
+                                    " s ON s.id = k.id AND s.team_id = k.team_id "
+                                    "JOIN posthog_team t ON t.id = s.team_id "
+                                    "JOIN posthog_organization o ON o.id = t.organization_id "
+                                    "WHERE o.is_ai_data_processing_approved"),
+                       PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
   for (int i = 0; i < rows.rows(); ++i) {
     EntityRecord e;
     e.team_id = rows.GetInt64(i, 0);
@@ -361,12 +364,12 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
       continue;
     }
     std::vector<int64_t> teams, row_versions, updated_us;
-    std::vector<std::string> ids, hex_vectors, texts_out, properties, vector_hashes;
+    std::vector<std::string> ids, vector_bytes, texts_out, properties, vector_hashes;
     for (size_t i = start; i < end; ++i) {
       Work* w = to_embed[i];
       teams.push_back(w->key.first);
       ids.push_back(w->key.second);
-      hex_vectors.push_back(absl::BytesToHexString(VectorBytes((*vectors)[i - start])));
+      vector_bytes.push_back(VectorBytes((*vectors)[i - start]));
       texts_out.push_back(w->summary);
       properties.push_back(w->properties.dump());
       row_versions.push_back(static_cast<int64_t>(RowVersion(version, w->entity->updated_at)));
@@ -378,13 +381,13 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                         "INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
                         "  text, properties, is_deleted, embedding_version, row_version, "
                         "  source_updated_at, vector_hash) "
-                        "SELECT $1, v.team_id, v.entity_id, decode(v.hex, 'hex'), v.text, "
+                        "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
                         "  v.properties::jsonb, false, $2, v.row_version, ",
                         kEpoch,
                         "v.updated_us, v.vector_hash "
-                        "FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], "
+                        "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
                         "  $7::text[], $8::bigint[], $9::bigint[], $10::text[]) "
-                        "  AS v(team_id, entity_id, hex, text, properties, row_version, "
+                        "  AS v(team_id, entity_id, vector, text, properties, row_version, "
                         "       updated_us, vector_hash) "
                         "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
                         "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
@@ -394,7 +397,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                         "  source_updated_at = EXCLUDED.source_updated_at, "
                         "  vector_hash = EXCLUDED.vector_hash"),
                     domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids),
-                    PgArrayLiteral(hex_vectors), PgArrayLiteral(texts_out),
+                    PgByteaArray(vector_bytes), PgArrayLiteral(texts_out),
                     PgArrayLiteral(properties), PgArrayLiteral(row_versions),
                     PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
             .status());
@@ -443,30 +446,27 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, const Json& input) {
   const std::string domain = input["domain"];
   const int limit = input["insert_batch_size"];
+  const int max_batches = input.value("max_batches", 0);
   const bool datetime64 = input.value("datetime64", false);
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   int64_t inserted = 0;
-  while (true) {
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        conn->Query(absl::StrCat("SELECT team_id, entity_id, encode(vector, 'hex'), text, "
-                                 "properties::text, is_deleted, embedding_version, row_version "
-                                 "FROM vecsync.pending_vectors WHERE domain = $1 "
-                                 "ORDER BY team_id, entity_id LIMIT $2"),
-                    domain, limit));
+  for (int batch = 1;; ++batch) {
+    ASSIGN_OR_RETURN(PgResult r,
+                     conn->QueryBinary("SELECT team_id, entity_id, vector, text, properties::text, "
+                                       "is_deleted, embedding_version, row_version "
+                                       "FROM vecsync.pending_vectors WHERE domain = $1 "
+                                       "ORDER BY team_id, entity_id LIMIT $2",
+                                       domain, limit));
     if (r.rows() == 0) break;
     clients::RowBinaryWriter rows;
     std::vector<int64_t> teams, versions;
     std::vector<std::string> ids;
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
     for (int i = 0; i < r.rows(); ++i) {
-      const std::string bytes = absl::HexStringToBytes(r.Get(i, 2));
-      std::vector<float> vector(bytes.size() / sizeof(float));
-      if (!vector.empty()) std::memcpy(vector.data(), bytes.data(), vector.size() * sizeof(float));
       rows.String(domain);
       rows.Int64(r.GetInt64(i, 0));
       rows.String(r.Get(i, 1));
-      rows.Float32Array(vector);
+      rows.Float32ArrayBytes(r.Get(i, 2));
       rows.String(r.Get(i, 3));
       rows.String(r.Get(i, 4));
       if (datetime64) {
@@ -495,7 +495,8 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
                     "  WHERE p.domain = $1 AND p.team_id = v.team_id "
                     "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
-                    "  RETURNING p.*) "
+                    "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
+                    "    p.embedding_version, p.is_deleted, p.source_updated_at) "
                     "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
                     "  vector_hash, embedding_version, synced_at, deleted, source_updated_at) "
                     "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
@@ -510,7 +511,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions)));
     inserted += r.rows();
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
-    if (r.rows() < limit) break;
+    if (r.rows() < limit || batch == max_batches) break;
   }
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
   return Json{{"inserted", inserted}};

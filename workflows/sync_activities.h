@@ -7,7 +7,8 @@
 //   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
 //   sync-process  {domain, keys, embedding_version,  → counts; summarizes what changed, embeds
 //                  embed_batch_size}                   what needs it, records failures
-//   sync-flush    {domain, insert_batch_size}        → {inserted}
+//   sync-flush    {domain, insert_batch_size,        → {inserted}; inserts what waits, in
+//                  max_batches}                        batches; max_batches 0: until none waits
 //   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark
 #ifndef VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
 #define VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_

@@ -1,5 +1,6 @@
 #include "workflows/sync_entity_vectors.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -148,32 +149,53 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Waits for one sync-process, adds its counts, and flushes when enough vectors wait.
+  // Waits for one sync-process or the flush in flight. A finished sync-process adds its counts;
+  // once enough vectors wait, a flush starts beside the processing (one at a time), so
+  // ClickHouse inserts overlap the summarizing and embedding of later batches.
   absl::Status CollectOne() {
-    ASSIGN_OR_RETURN(size_t i, ctx_.AwaitAny(in_flight_));
-    ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
-    in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
-    position_.Add(counts);
-    pending_ += counts["embedded"].get<int64_t>() + counts["tombstoned"].get<int64_t>();
-    if (pending_ >= in_.insert_batch_size) RETURN_IF_ERROR(FlushPending());
+    std::vector<ActivityHandle> handles = in_flight_;
+    if (flush_) handles.push_back(*flush_);
+    ASSIGN_OR_RETURN(size_t i, ctx_.AwaitAny(handles));
+    if (i == in_flight_.size()) {
+      ASSIGN_OR_RETURN(Json flushed, ctx_.Await(*flush_));
+      flush_.reset();
+      position_.Add({{"inserted", flushed["inserted"]}});
+    } else {
+      ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
+      in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
+      position_.Add(counts);
+      pending_ += counts["embedded"].get<int64_t>() + counts["tombstoned"].get<int64_t>();
+    }
+    if (pending_ >= in_.insert_batch_size && !flush_) {
+      // One insert's worth; whatever else waits goes with a later flush or the final one.
+      ASSIGN_OR_RETURN(flush_, ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1),
+                                                  Options(absl::Minutes(30))));
+      pending_ -= in_.insert_batch_size;
+    }
     return Report();
   }
 
+  // Waits for every sync-process and flush in flight.
   absl::Status Drain() {
-    while (!in_flight_.empty()) RETURN_IF_ERROR(CollectOne());
+    while (!in_flight_.empty() || flush_) RETURN_IF_ERROR(CollectOne());
     return absl::OkStatus();
   }
 
+  // Inserts every vector still waiting. Call after Drain().
   absl::Status FlushPending() {
-    ASSIGN_OR_RETURN(Json flushed,
-                     ctx_.ExecuteActivity("sync-flush",
-                                          {{"domain", in_.domain},
-                                           {"insert_batch_size", in_.insert_batch_size},
-                                           {"datetime64", position_.doc["datetime64"]}},
-                                          Options(absl::Minutes(30))));
+    ASSIGN_OR_RETURN(Json flushed, ctx_.ExecuteActivity("sync-flush", FlushInput(/*max_batches=*/0),
+                                                        Options(absl::Minutes(30))));
     position_.Add({{"inserted", flushed["inserted"]}});
     pending_ = 0;
     return absl::OkStatus();
+  }
+
+  // `max_batches` 0 flushes until nothing waits.
+  Json FlushInput(int max_batches) const {
+    return {{"domain", in_.domain},
+            {"insert_batch_size", in_.insert_batch_size},
+            {"max_batches", max_batches},
+            {"datetime64", position_.doc["datetime64"]}};
   }
 
   absl::Status Report() {
@@ -197,7 +219,8 @@ class SyncRun {
   Position position_;
   Json batch_ = Json::array();
   std::vector<ActivityHandle> in_flight_;
-  int64_t pending_ = 0;
+  std::optional<ActivityHandle> flush_;  // The sync-flush in flight, if any.
+  int64_t pending_ = 0;                  // Vectors waiting that no flush has taken yet.
 };
 
 absl::StatusOr<Json> SyncEntityVectors(WorkflowContext& ctx, const Json& input) {

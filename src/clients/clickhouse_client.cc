@@ -42,6 +42,11 @@ void RowBinaryWriter::Float32Array(const std::vector<float>& values) {
   Append(values.data(), values.size() * sizeof(float));
 }
 
+void RowBinaryWriter::Float32ArrayBytes(absl::string_view bytes) {
+  VarUInt(bytes.size() / sizeof(float));
+  Append(bytes.data(), bytes.size() - bytes.size() % sizeof(float));
+}
+
 absl::StatusOr<std::unique_ptr<ClickHouseClient>> ClickHouseClient::Create(const std::string& url) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(

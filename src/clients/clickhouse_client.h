@@ -39,6 +39,8 @@ class RowBinaryWriter {
   void DateTime(uint32_t seconds) { UInt32(seconds); }
   void String(absl::string_view s);
   void Float32Array(const std::vector<float>& values);
+  // The same from the vector's little-endian float32 bytes (as vecsync stores them).
+  void Float32ArrayBytes(absl::string_view bytes);
 
   const std::string& data() const { return data_; }
   size_t size() const { return data_.size(); }

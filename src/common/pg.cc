@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "absl/base/casts.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -41,18 +42,51 @@ absl::string_view PgResult::Get(int row, int column) const {
   return absl::string_view(PQgetvalue(result_, row, column),
                            static_cast<size_t>(PQgetlength(result_, row, column)));
 }
+bool PgResult::IsBinary(int column) const { return PQfformat(result_, column) == 1; }
+
+namespace {
+
+// A big-endian integer of `bytes.size()` (2, 4 or 8) bytes, as the binary format sends them.
+int64_t BigEndianInt(absl::string_view bytes) {
+  uint64_t v = 0;
+  for (unsigned char c : bytes) v = (v << 8) | c;
+  switch (bytes.size()) {
+    case 2:
+      return static_cast<int16_t>(v);
+    case 4:
+      return static_cast<int32_t>(v);
+    default:
+      return static_cast<int64_t>(v);
+  }
+}
+
+void AppendBigEndian32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+
+}  // namespace
+
 int64_t PgResult::GetInt64(int row, int column, int64_t fallback) const {
   if (IsNull(row, column)) return fallback;
+  if (IsBinary(column)) return BigEndianInt(Get(row, column));
   int64_t v = fallback;
   return absl::SimpleAtoi(Get(row, column), &v) ? v : fallback;
 }
 double PgResult::GetDouble(int row, int column, double fallback) const {
   if (IsNull(row, column)) return fallback;
+  if (IsBinary(column)) {
+    const absl::string_view bytes = Get(row, column);
+    const uint64_t bits = static_cast<uint64_t>(BigEndianInt(bytes));
+    if (bytes.size() == sizeof(float)) return absl::bit_cast<float>(static_cast<uint32_t>(bits));
+    return absl::bit_cast<double>(bits);
+  }
   double v = fallback;
   return absl::SimpleAtod(Get(row, column), &v) ? v : fallback;
 }
 bool PgResult::GetBool(int row, int column) const {
-  return !IsNull(row, column) && Get(row, column) == "t";
+  if (IsNull(row, column)) return false;
+  return IsBinary(column) ? Get(row, column) == absl::string_view("\1", 1)
+                          : Get(row, column) == "t";
 }
 std::optional<std::string> PgResult::GetOptional(int row, int column) const {
   if (IsNull(row, column)) return std::nullopt;
@@ -89,6 +123,26 @@ std::string PgArrayLiteral(const std::vector<int64_t>& elements) {
   }
   out += '}';
   return out;
+}
+
+PgParam PgByteaArray(const std::vector<std::string>& elements) {
+  constexpr uint32_t kByteaOid = 17;
+  size_t size = 20;
+  for (const std::string& e : elements) size += 4 + e.size();
+  std::string out;
+  out.reserve(size);
+  AppendBigEndian32(&out, elements.empty() ? 0 : 1);  // dimensions
+  AppendBigEndian32(&out, 0);                         // no NULL elements
+  AppendBigEndian32(&out, kByteaOid);
+  if (!elements.empty()) {
+    AppendBigEndian32(&out, static_cast<uint32_t>(elements.size()));
+    AppendBigEndian32(&out, 1);  // lower bound
+  }
+  for (const std::string& e : elements) {
+    AppendBigEndian32(&out, static_cast<uint32_t>(e.size()));
+    out += e;
+  }
+  return PgParam::Binary(std::move(out));
 }
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
@@ -153,14 +207,23 @@ absl::Status PgConnection::StatusFromResult(pg_result* result, absl::string_view
 }
 
 absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
-                                                   const std::vector<PgParam>& params) {
+                                                   const std::vector<PgParam>& params,
+                                                   ResultFormat format) {
   if (broken_) return absl::UnavailableError("PostgreSQL connection is broken");
   std::vector<const char*> values;
+  std::vector<int> lengths, formats;
   values.reserve(params.size());
-  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  lengths.reserve(params.size());
+  formats.reserve(params.size());
+  for (const PgParam& p : params) {
+    values.push_back(p.is_null() ? nullptr : p.value().c_str());
+    lengths.push_back(static_cast<int>(p.value().size()));
+    formats.push_back(p.binary() ? 1 : 0);
+  }
   std::string sql_z(sql);
   PgResult result(PQexecParams(conn_, sql_z.c_str(), static_cast<int>(params.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0));
+                               values.data(), lengths.data(), formats.data(),
+                               format == ResultFormat::kBinary ? 1 : 0));
   absl::Status s = StatusFromResult(result.result_, sql);
   if (!s.ok()) return s;
   return result;

@@ -1,4 +1,4 @@
-// A thin, status-returning layer over libpq: one connection, its results, and text parameters.
+// A thin, status-returning layer over libpq: one connection, its results, and its parameters.
 //
 // Example:
 //   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(url));
@@ -35,7 +35,9 @@ inline constexpr char kPgSqlStatePayload[] = "type.vecsync/pg_sqlstate";
 // Returns the SQLSTATE attached to `status`, or "" when it did not come from the server.
 std::string PgSqlState(const absl::Status& status);
 
-// A query result. Owns the libpq result. Values are read as text (the text protocol).
+// A query result. Owns the libpq result. Values arrive as text, or in PostgreSQL's binary format
+// from PgConnection::QueryBinary; the typed getters read integers, booleans and floating point in
+// either format, and Get returns text (and, in the binary format, bytea) as is.
 class PgResult {
  public:
   PgResult() = default;
@@ -58,7 +60,7 @@ class PgResult {
   // Returns `fallback` for NULL.
   int64_t GetInt64(int row, int column, int64_t fallback = 0) const;
   double GetDouble(int row, int column, double fallback = 0) const;
-  // PostgreSQL booleans are 't' / 'f'.
+  // PostgreSQL booleans are 't' / 'f' as text, one byte in binary.
   bool GetBool(int row, int column) const;
   std::optional<std::string> GetOptional(int row, int column) const;
   // A json/jsonb value; null for SQL NULL or text that does not parse.
@@ -66,11 +68,37 @@ class PgResult {
 
  private:
   friend class PgConnection;
+  bool IsBinary(int column) const;
   pg_result* result_ = nullptr;
 };
 
-// A text parameter ($1, $2, …); std::nullopt is SQL NULL.
-using PgParam = std::optional<std::string>;
+// A parameter ($1, $2, …): text, SQL NULL, or a value in PostgreSQL's binary format (see
+// PgByteaArray), which spares both sides the text encoding of large values.
+class PgParam {
+ public:
+  PgParam(std::nullopt_t) {}                              // NOLINT: implicit by design
+  PgParam(std::string text) : value_(std::move(text)) {}  // NOLINT
+  PgParam(std::optional<std::string> text) : value_(std::move(text)) {}  // NOLINT
+  // `bytes` in the binary format of the type the statement gives the parameter.
+  static PgParam Binary(std::string bytes) {
+    PgParam p(std::move(bytes));
+    p.binary_ = true;
+    return p;
+  }
+
+  bool is_null() const { return !value_.has_value(); }
+  bool binary() const { return binary_; }
+  // The text or bytes; "" for NULL.
+  const std::string& value() const { return value_ ? *value_ : Empty(); }
+
+ private:
+  static const std::string& Empty() {
+    static const std::string* empty = new std::string;
+    return *empty;
+  }
+  std::optional<std::string> value_;
+  bool binary_ = false;
+};
 
 inline PgParam ToPgParam(absl::string_view v) { return std::string(v); }
 inline PgParam ToPgParam(const std::string& v) { return v; }
@@ -78,6 +106,7 @@ inline PgParam ToPgParam(const char* v) { return std::string(v); }
 inline PgParam ToPgParam(std::optional<std::string> v) { return v; }
 inline PgParam ToPgParam(bool v) { return std::string(v ? "true" : "false"); }
 inline PgParam ToPgParam(std::nullopt_t) { return std::nullopt; }
+inline PgParam ToPgParam(PgParam v) { return v; }
 template <typename Int>
 requires std::is_integral_v<Int> PgParam ToPgParam(Int v) { return std::to_string(v); }
 inline PgParam ToPgParam(double v) { return std::to_string(v); }
@@ -85,6 +114,10 @@ inline PgParam ToPgParam(double v) { return std::to_string(v); }
 // Formats `elements` as a PostgreSQL array literal ('{"a","b"}'), quoting every element.
 std::string PgArrayLiteral(const std::vector<std::string>& elements);
 std::string PgArrayLiteral(const std::vector<int64_t>& elements);
+
+// A bytea[] parameter in the binary format: the elements travel as raw bytes, with no escaping
+// on either side. The statement must give it the type, e.g. `unnest($1::bytea[])`.
+PgParam PgByteaArray(const std::vector<std::string>& elements);
 
 class PgConnection {
  public:
@@ -96,12 +129,22 @@ class PgConnection {
   PgConnection& operator=(const PgConnection&) = delete;
   ~PgConnection();
 
-  // Runs one statement with text parameters (extended protocol).
-  absl::StatusOr<PgResult> QueryParams(absl::string_view sql, const std::vector<PgParam>& params);
+  enum class ResultFormat { kText, kBinary };
+
+  // Runs one statement with parameters (extended protocol); result columns come in `format`.
+  absl::StatusOr<PgResult> QueryParams(absl::string_view sql, const std::vector<PgParam>& params,
+                                       ResultFormat format = ResultFormat::kText);
 
   template <typename... Args>
   absl::StatusOr<PgResult> Query(absl::string_view sql, Args&&... args) {
     return QueryParams(sql, {ToPgParam(std::forward<Args>(args))...});
+  }
+
+  // Like Query, with every result column in the binary format: bytea arrives as raw bytes rather
+  // than twice its size in hex. Cast columns the getters cannot read (json, timestamps) to text.
+  template <typename... Args>
+  absl::StatusOr<PgResult> QueryBinary(absl::string_view sql, Args&&... args) {
+    return QueryParams(sql, {ToPgParam(std::forward<Args>(args))...}, ResultFormat::kBinary);
   }
 
   // Runs one or more statements without parameters (simple protocol).

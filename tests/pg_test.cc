@@ -1,0 +1,76 @@
+// The libpq layer against the real PostgreSQL: parameters and results in both formats.
+#include "src/common/pg.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "tests/test_env.h"
+
+namespace vecsync {
+namespace {
+
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto conn = PgConnection::Connect(testing::TestDatabaseUrl());
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    conn_ = std::move(*conn);
+  }
+  std::unique_ptr<PgConnection> conn_;
+};
+
+TEST_F(PgTest, ByteaArrayCarriesEveryByteUnchanged) {
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) all_bytes.push_back(static_cast<char>(b));
+  const std::vector<std::string> elements = {all_bytes, "", std::string("\0\0\\x\"{},", 8),
+                                             std::string(70000, '\xff')};
+  auto r = conn_->Query(
+      "SELECT ordinality, length(e), md5(e) FROM unnest($1::bytea[]) WITH ORDINALITY AS e "
+      "ORDER BY ordinality",
+      PgByteaArray(elements));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->rows(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(r->GetInt64(i, 1), static_cast<int64_t>(elements[i].size())) << i;
+    auto md5 = conn_->Query("SELECT md5(decode($1, 'hex'))", absl::BytesToHexString(elements[i]));
+    ASSERT_TRUE(md5.ok()) << md5.status();
+    EXPECT_EQ(r->Get(i, 2), md5->Get(0, 0)) << i;
+  }
+}
+
+TEST_F(PgTest, EmptyByteaArrayIsAnEmptyArray) {
+  auto r = conn_->Query("SELECT cardinality($1::bytea[])", PgByteaArray({}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->GetInt64(0, 0), 0);
+}
+
+TEST_F(PgTest, BinaryResultsReadLikeText) {
+  const char* sql =
+      "SELECT $1::smallint, $2::int, $3::bigint, true, false, 2.5::float8, "
+      "(-0.25)::float4, 'tekst ü'::text, NULL::bigint, '\\x00ff10'::bytea, $4::text";
+  auto text = conn_->Query(sql, -7, -70000, int64_t{-9000000000}, std::nullopt);
+  auto binary = conn_->QueryBinary(sql, -7, -70000, int64_t{-9000000000}, std::nullopt);
+  ASSERT_TRUE(text.ok()) << text.status();
+  ASSERT_TRUE(binary.ok()) << binary.status();
+  for (const PgResult* r : {&*text, &*binary}) {
+    EXPECT_EQ(r->GetInt64(0, 0), -7);
+    EXPECT_EQ(r->GetInt64(0, 1), -70000);
+    EXPECT_EQ(r->GetInt64(0, 2), -9000000000);
+    EXPECT_TRUE(r->GetBool(0, 3));
+    EXPECT_FALSE(r->GetBool(0, 4));
+    EXPECT_EQ(r->GetDouble(0, 5), 2.5);
+    EXPECT_EQ(r->GetDouble(0, 6), -0.25);
+    EXPECT_EQ(r->Get(0, 7), "tekst ü");
+    EXPECT_EQ(r->GetInt64(0, 8, 42), 42);
+    EXPECT_TRUE(r->IsNull(0, 10));
+  }
+  // bytea: raw bytes in binary, hex text otherwise.
+  EXPECT_EQ(binary->Get(0, 9), std::string("\x00\xff\x10", 3));
+  EXPECT_EQ(text->Get(0, 9), "\\x00ff10");
+}
+
+}  // namespace
+}  // namespace vecsync
