@@ -72,5 +72,60 @@ TEST_F(PgTest, BinaryResultsReadLikeText) {
   EXPECT_EQ(text->Get(0, 9), "\\x00ff10");
 }
 
+int64_t PreparedStatements(PgConnection& conn) {
+  auto count = conn.QueryParams("SELECT count(*) FROM pg_prepared_statements", {});
+  return count.ok() ? count->GetInt64(0, 0) : -1;
+}
+
+TEST_F(PgTest, AStatementRunTwiceIsPreparedAndRunsTheSame) {
+  const int64_t before = PreparedStatements(*conn_);
+  for (int i = 0; i < 4; ++i) {
+    auto r = conn_->Query("SELECT $1::int * 2, $2::text", i, std::nullopt);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->GetInt64(0, 0), 2 * i);
+    EXPECT_TRUE(r->IsNull(0, 1));
+    auto binary = conn_->QueryBinary("SELECT $1::int * 2, $2::text", i, "x");
+    ASSERT_TRUE(binary.ok()) << binary.status();
+    EXPECT_EQ(binary->GetInt64(0, 0), 2 * i);
+    EXPECT_EQ(binary->Get(0, 1), "x");
+  }
+  auto names = conn_->QueryParams(
+      "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::int * 2, "
+      "$2::text'",
+      {});
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(names->GetInt64(0, 0), 1);
+  EXPECT_GT(PreparedStatements(*conn_), before);
+}
+
+TEST_F(PgTest, APreparedStatementSurvivesTheTableChangingUnderIt) {
+  ASSERT_TRUE(conn_
+                  ->Execute("DROP TABLE IF EXISTS pg_test_t; CREATE TABLE pg_test_t (a int); "
+                            "INSERT INTO pg_test_t VALUES (1)")
+                  .ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(conn_->Query("SELECT * FROM pg_test_t").ok());
+  // Another session changes the table: the cached plan's result type no longer holds.
+  auto other = PgConnection::Connect(testing::TestDatabaseUrl());
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Execute("ALTER TABLE pg_test_t ADD COLUMN b text DEFAULT 'new'").ok());
+  auto r = conn_->Query("SELECT * FROM pg_test_t");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->columns(), 2);
+  EXPECT_EQ(r->Get(0, 1), "new");
+  ASSERT_TRUE(conn_->Execute("DROP TABLE pg_test_t").ok());
+}
+
+TEST_F(PgTest, ManyDistinctStatementsKeepTheCacheBounded) {
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 400; ++i) {
+      auto r = conn_->Query("SELECT $1::int + " + std::to_string(i), 1);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->GetInt64(0, 0), 1 + i);
+    }
+  }
+  EXPECT_LE(PreparedStatements(*conn_), 256);
+  EXPECT_GT(PreparedStatements(*conn_), 0);
+}
+
 }  // namespace
 }  // namespace vecsync

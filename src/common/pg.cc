@@ -8,6 +8,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/status_macros.h"
 
 namespace vecsync {
 
@@ -206,6 +207,27 @@ absl::Status PgConnection::StatusFromResult(pg_result* result, absl::string_view
   return out;
 }
 
+absl::StatusOr<std::string> PgConnection::PreparedName(const std::string& sql, int params) {
+  if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
+  if (seen_once_.insert(sql).second) {
+    if (seen_once_.size() > 4 * kMaxPreparedStatements) seen_once_.clear();
+    return std::string();
+  }
+  if (prepared_.size() >= kMaxPreparedStatements) ForgetPrepared();
+  std::string name = absl::StrCat("vecsync_", ++next_statement_);
+  PgResult prepared(PQprepare(conn_, name.c_str(), sql.c_str(), params, nullptr));
+  RETURN_IF_ERROR(StatusFromResult(prepared.result_, sql));
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+void PgConnection::ForgetPrepared() {
+  // Inside a failed transaction DEALLOCATE fails too; the names are unique, so a statement left
+  // behind only costs the server a little memory until the connection closes.
+  (void)Execute("DEALLOCATE ALL");
+  prepared_.clear();
+}
+
 absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
                                                    const std::vector<PgParam>& params,
                                                    ResultFormat format) {
@@ -220,12 +242,31 @@ absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
     lengths.push_back(static_cast<int>(p.value().size()));
     formats.push_back(p.binary() ? 1 : 0);
   }
+  const int count = static_cast<int>(params.size());
+  const int result_format = format == ResultFormat::kBinary ? 1 : 0;
   std::string sql_z(sql);
-  PgResult result(PQexecParams(conn_, sql_z.c_str(), static_cast<int>(params.size()), nullptr,
-                               values.data(), lengths.data(), formats.data(),
-                               format == ResultFormat::kBinary ? 1 : 0));
+  ASSIGN_OR_RETURN(std::string name, PreparedName(sql_z, count));
+  if (name.empty()) {
+    PgResult result(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(),
+                                 lengths.data(), formats.data(), result_format));
+    RETURN_IF_ERROR(StatusFromResult(result.result_, sql));
+    return result;
+  }
+  PgResult result(PQexecPrepared(conn_, name.c_str(), count, values.data(), lengths.data(),
+                                 formats.data(), result_format));
   absl::Status s = StatusFromResult(result.result_, sql);
-  if (!s.ok()) return s;
+  // "cached plan must not change result type": DDL changed what the statement returns. Outside
+  // a transaction it can simply be prepared again (inside one, the transaction is already
+  // aborted and the caller retries it).
+  if (PgSqlState(s) == "0A000" && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+    prepared_.erase(sql_z);
+    (void)Execute(absl::StrCat("DEALLOCATE ", name));
+    PgResult again(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(), lengths.data(),
+                                formats.data(), result_format));
+    RETURN_IF_ERROR(StatusFromResult(again.result_, sql));
+    return again;
+  }
+  RETURN_IF_ERROR(s);
   return result;
 }
 

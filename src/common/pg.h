@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -132,6 +134,10 @@ class PgConnection {
   enum class ResultFormat { kText, kBinary };
 
   // Runs one statement with parameters (extended protocol); result columns come in `format`.
+  // A statement text run a second time on this connection is prepared, and from then on only
+  // executed: PostgreSQL parses it once and may keep a generic plan. At most
+  // kMaxPreparedStatements are kept; a statement whose cached plan DDL invalidated is prepared
+  // again.
   absl::StatusOr<PgResult> QueryParams(absl::string_view sql, const std::vector<PgParam>& params,
                                        ResultFormat format = ResultFormat::kText);
 
@@ -163,9 +169,18 @@ class PgConnection {
  private:
   explicit PgConnection(pg_conn* conn);
   absl::Status StatusFromResult(pg_result* result, absl::string_view sql);
+  // The name `sql` is prepared under on this connection, preparing it on its second use; ""
+  // to run it unnamed.
+  absl::StatusOr<std::string> PreparedName(const std::string& sql, int params);
+  void ForgetPrepared();
+
+  static constexpr size_t kMaxPreparedStatements = 256;
 
   pg_conn* conn_;
   bool broken_ = false;
+  absl::flat_hash_map<std::string, std::string> prepared_;  // SQL text → statement name
+  absl::flat_hash_set<std::string> seen_once_;
+  int64_t next_statement_ = 0;
 };
 
 // Runs a transaction: BEGIN on construction, ROLLBACK on destruction unless Commit() succeeded.
