@@ -4,10 +4,12 @@
 //
 // On the PostgreSQL and ClickHouse named by VECSYNC_PG_URL / VECSYNC_CLICKHOUSE_URL (a private
 // database and table are created and dropped), prints:
-//   1. with the fake provider answering every call after L ms and max_parallel_requests = 5:
+//   1. with the fake provider answering every call after L ms (default 50) and
+//      max_parallel_requests = 5:
 //      entities/s against the ideal bound 5 / L (target >= 0.9);
 //   2. with instant providers and 1536-dimension vectors over N entities: entities/s against
-//      ClickHouse's own rate of ingesting the same rows as one RowBinary insert (target >= 0.5);
+//      ClickHouse's own rate of ingesting the same rows as one RowBinary insert (target >= 0.5),
+//      each the better of two runs;
 //   3. peak RSS of this process (worker included), and what the vectors alone would take;
 //   4. a no-op rerun's time against one full scan of the source rows;
 //   5. the same with ten times the entities (1M by default), all synced before: the rerun's
@@ -17,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,9 +77,6 @@ class Bench {
     auto conn = pool_.Acquire();
     Check(conn.status(), "connect");
     Check(entities::DropSourceTables(**conn), "drop sample tables");
-    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
-                           "vecsync.sync_watermarks"),
-          "reset sync state");
     entities::SeedOptions seed;
     seed.teams = 8;
     seed.actions = actions;
@@ -84,7 +84,18 @@ class Bench {
     seed.event_definitions = 0;
     Check(entities::SeedSourceTables(**conn, seed), "seed");
     Check((*conn)->Execute("ANALYZE"), "analyze");
-    (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_);
+    ForgetSyncs();
+  }
+
+  // Forgets every sync (state, hand-off, watermarks and the ClickHouse table) but keeps the
+  // source rows: the next sync does all the work again.
+  void ForgetSyncs() {
+    auto conn = pool_.Acquire();
+    Check(conn.status(), "connect");
+    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
+                           "vecsync.sync_watermarks"),
+          "reset sync state");
+    Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_), "drop table");
   }
 
   int64_t LiveEntities() {
@@ -213,7 +224,9 @@ int main(int argc, char** argv) {
   using vecsync::Json;
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);  // As `vecsync` does (src/main.cc).
   int64_t entities = 100000;
-  int latency_ms = 20;
+  // Far below any real LLM's latency, and far enough above the ~1 ms a request to the local
+  // fake costs that the bound measures vecsync's pipeline rather than the fake's HTTP overhead.
+  int latency_ms = 50;
   int64_t latency_entities = 2000;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
@@ -253,19 +266,25 @@ int main(int argc, char** argv) {
                 rate / ideal);
   }
 
-  // 2-4. Instant providers, 1536-dimension vectors.
+  // 2-4. Instant providers, 1536-dimension vectors. The machine is shared: the sync and
+  // ClickHouse's own insert each run twice, alternating, and the better of each counts.
   bench.Seed(entities);
   const int64_t live = bench.LiveEntities();
   vecsync::clients::TemplateSummarizer summarizer;
   auto embedder = vecsync::clients::HashingEmbedder::Create(1536);
-  Json result;
-  const absl::Duration took =
-      bench.Sync(&summarizer, embedder->get(), {{"domain", "action"}}, &result);
-  const double rate = result["inserted"].get<double>() / absl::ToDoubleSeconds(took);
-  const double sync_peak_rss_mb = vecsync::PeakRssMb();  // Before the reference insert's buffer.
+  double rate = 0, clickhouse_rate = 0, sync_peak_rss_mb = 0;
   int64_t copied = 0;
-  const double clickhouse_rate = bench.ClickHouseIngestRate(&copied);
-  std::printf("2. instant providers, 1536 dimensions, %lld live of %lld entities:\n",
+  for (int round = 0; round < 2; ++round) {
+    if (round > 0) bench.ForgetSyncs();
+    Json result;
+    const absl::Duration took =
+        bench.Sync(&summarizer, embedder->get(), {{"domain", "action"}}, &result);
+    rate = std::max(rate, result["inserted"].get<double>() / absl::ToDoubleSeconds(took));
+    // Before the reference insert's buffer.
+    if (round == 0) sync_peak_rss_mb = vecsync::PeakRssMb();
+    clickhouse_rate = std::max(clickhouse_rate, bench.ClickHouseIngestRate(&copied));
+  }
+  std::printf("2. instant providers, 1536 dimensions, %lld live of %lld entities (best of 2):\n",
               static_cast<long long>(live), static_cast<long long>(entities));
   std::printf(
       "   %.0f entities/s vs ClickHouse ingesting the same %lld rows in one RowBinary "

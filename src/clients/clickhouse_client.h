@@ -42,6 +42,8 @@ class RowBinaryWriter {
   // The same from the vector's little-endian float32 bytes (as vecsync stores them).
   void Float32ArrayBytes(absl::string_view bytes);
 
+  // Makes room for `bytes` more without reallocating: large inserts are built in one buffer.
+  void Reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
   const std::string& data() const { return data_; }
   size_t size() const { return data_.size(); }
   void Clear() { data_.clear(); }
