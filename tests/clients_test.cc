@@ -73,11 +73,43 @@ TEST(ClickHouseClientTest, InsertsRowBinaryAndReadsItBack) {
   auto sum = (*ch)->Query("SELECT count(), sum(n), sum(v[2]), sum(flag) FROM vecsync_clients_test");
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_EQ(*sum, "1000\t-499500\t499500\t500\n");
+  // And back, as ClickHouse encodes it.
+  auto body = (*ch)->Query(
+      "SELECT n, id, v, flag FROM vecsync_clients_test ORDER BY n DESC LIMIT 2 FORMAT RowBinary");
+  ASSERT_TRUE(body.ok()) << body.status();
+  RowBinaryReader reader(*body);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(reader.Int64().value(), -i);
+    EXPECT_EQ(reader.String().value(), "id-" + std::to_string(i));
+    const std::vector<float> expected = {0.5f, static_cast<float>(i)};
+    EXPECT_EQ(reader.Float32ArrayBytes().value(),
+              absl::string_view(reinterpret_cast<const char*>(expected.data()), 8));
+    EXPECT_EQ(reader.UInt8().value(), i % 2);
+  }
+  EXPECT_TRUE(reader.done());
   auto bad = (*ch)->Query("SELECT nonsense FROM nowhere");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ClickHouseClient::Create("localhost:8123").status().code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE((*ch)->Execute("DROP TABLE vecsync_clients_test").ok());
+}
+
+TEST(RowBinaryReaderTest, ATruncatedOrOverlongBodyIsDataLossNeverAnOverread) {
+  RowBinaryWriter rows;
+  rows.String("hello");
+  rows.Float32Array({1.0f, 2.0f, 3.0f});
+  const std::string whole = rows.data();
+  for (size_t cut = 0; cut < whole.size(); ++cut) {
+    RowBinaryReader reader(absl::string_view(whole).substr(0, cut));
+    absl::Status s = reader.String().status();
+    if (s.ok()) s = reader.Float32ArrayBytes().status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << "cut at " << cut;
+  }
+  // A length prefix that claims more than the body holds, and one that never ends.
+  EXPECT_EQ(RowBinaryReader("\xff\xff\x03").Float32ArrayBytes().status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(RowBinaryReader(std::string(11, '\x80')).String().status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

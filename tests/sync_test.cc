@@ -204,6 +204,44 @@ TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
   EXPECT_NE(text->find("Renamed"), std::string::npos) << *text;
 }
 
+TEST_F(SyncTest, APropertyOutsideTheSummaryIsRewrittenWithTheSameVectorAndNoProviderCall) {
+  Sync({{"domain", "cohort"}});
+  const int summarized = summarizer_.items, embedded = embedder_.items;
+  const std::string row_sql = "SELECT vector, properties FROM " + table_ +
+                              " FINAL WHERE domain = 'cohort' AND id = '2' FORMAT TabSeparated";
+  auto before = clickhouse_->Query(row_sql);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_FALSE(before->empty());
+
+  // A cohort's count changes as it is recalculated; it is a property, not part of the summary.
+  Exec("UPDATE posthog_cohort SET count = 123456, updated_at = now() WHERE id = 2");
+  Json result = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(result["refreshed"], 1);
+  EXPECT_EQ(result["inserted"], 1);
+  EXPECT_EQ(summarizer_.items, summarized) << "the rendered text did not change";
+  EXPECT_EQ(embedder_.items, embedded) << "the vector is reused from ClickHouse";
+  auto after = clickhouse_->Query(row_sql);
+  ASSERT_TRUE(after.ok()) << after.status();
+  const std::vector<std::string> was = absl::StrSplit(*before, '\t');
+  const std::vector<std::string> now = absl::StrSplit(*after, '\t');
+  ASSERT_EQ(now.size(), 2u) << *after;
+  EXPECT_EQ(now[0], was[0]) << "same vector";
+  EXPECT_NE(now[1].find("123456"), std::string::npos) << now[1];
+
+  Json rerun = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(rerun["refreshed"], 0);
+  EXPECT_EQ(rerun["inserted"], 0);
+
+  // With the row gone from ClickHouse there is no vector to reuse: it is embedded again.
+  ASSERT_TRUE(clickhouse_->Execute("TRUNCATE TABLE " + table_).ok());
+  Exec("UPDATE posthog_cohort SET count = 7, updated_at = now() WHERE id = 2");
+  Json lost = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(lost["refreshed"], 0);
+  EXPECT_EQ(lost["embedded"], 1);
+  EXPECT_EQ(embedder_.items, embedded + 1);
+  EXPECT_EQ(summarizer_.items, summarized);
+}
+
 TEST_F(SyncTest, NewEmbeddingVersionReembedsEverythingWithoutSummarizingAgain) {
   Json v1 = Sync({{"domain", "action"}});
   const int summarized = summarizer_.items, embedded = embedder_.items;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "entities/registry.h"
+#include "src/clients/vector_search.h"
 #include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/engine/errors.h"
@@ -180,6 +181,7 @@ absl::StatusOr<Json> Select(SyncEnvironment* env, engine::ActivityContext&, cons
 
 struct State {
   std::string content_hash, summary, summary_hash, vector_hash;
+  Json properties;  // As last written to ClickHouse; null when unknown.
   int embedding_version = -1;
   bool deleted = false;
   bool synced = false;
@@ -195,6 +197,49 @@ struct Work {
   Json properties;
   std::string error;  // Set when this item failed.
 };
+
+// Queues `items` with their vectors (little-endian float32 bytes) in the hand-off table, for
+// the next sync-flush to insert into ClickHouse. Replaces what an item had queued before.
+absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, int version,
+                                absl::Span<Work* const> items,
+                                const std::vector<std::string>& vectors) {
+  if (items.empty()) return absl::OkStatus();
+  std::vector<int64_t> teams, row_versions, updated_us;
+  std::vector<std::string> ids, texts, properties, vector_hashes;
+  for (const Work* w : items) {
+    teams.push_back(w->key.first);
+    ids.push_back(w->key.second);
+    texts.push_back(w->summary);
+    properties.push_back(w->properties.dump());
+    row_versions.push_back(static_cast<int64_t>(RowVersion(version, w->entity->updated_at)));
+    updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
+    vector_hashes.push_back(w->vector_hash);
+  }
+  return conn
+      .Query(
+          absl::StrCat("INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+                       "  text, properties, is_deleted, embedding_version, row_version, "
+                       "  source_updated_at, vector_hash) "
+                       "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
+                       "  v.properties::jsonb, false, $2, v.row_version, ",
+                       kEpoch,
+                       "v.updated_us, v.vector_hash "
+                       "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
+                       "  $7::text[], $8::bigint[], $9::bigint[], $10::text[]) "
+                       "  AS v(team_id, entity_id, vector, text, properties, row_version, "
+                       "       updated_us, vector_hash) "
+                       "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                       "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
+                       "  properties = EXCLUDED.properties, is_deleted = false, "
+                       "  embedding_version = EXCLUDED.embedding_version, "
+                       "  row_version = EXCLUDED.row_version, "
+                       "  source_updated_at = EXCLUDED.source_updated_at, "
+                       "  vector_hash = EXCLUDED.vector_hash"),
+          domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
+          PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
+          PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
+      .status();
+}
 
 absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                              const Json& input) {
@@ -238,7 +283,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   ASSIGN_OR_RETURN(
       PgResult states,
       conn->Query("SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
-                  "embedding_version, deleted, synced_at IS NOT NULL, failures "
+                  "embedding_version, deleted, synced_at IS NOT NULL, failures, properties "
                   "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
                   "(SELECT * FROM unnest($2::bigint[], $3::text[]))",
                   domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
@@ -254,14 +299,15 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     s.deleted = states.GetBool(i, 7);
     s.synced = states.GetBool(i, 8);
     s.failures = static_cast<int>(states.GetInt64(i, 9));
+    s.properties = states.GetJson(i, 10);
     it->second.has_state = true;
   }
 
-  Json counts = {{"selected", work.size()}, {"summarized", 0}, {"embedded", 0},
+  Json counts = {{"selected", work.size()}, {"summarized", 0}, {"embedded", 0},  {"refreshed", 0},
                  {"skipped_unchanged", 0},  {"failed", 0},     {"tombstoned", 0}};
   const std::string embed_identity =
       absl::StrCat(env->embedder->model(), "/", env->embedder->dimensions());
-  std::vector<Work*> to_summarize, to_embed, tombstones;
+  std::vector<Work*> to_summarize, to_embed, to_refresh, tombstones;
   for (auto& [key, w] : work) {
     if (!w.entity || w.entity->deleted) {
       // Deleted (or gone, or no longer approved): a tombstone if it was ever synced.
@@ -305,9 +351,32 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     w.vector_hash = StableHash(absl::StrCat(w.summary_hash, "/", embed_identity));
     if (w.has_state && w.state.synced && !w.state.deleted && w.state.vector_hash == w.vector_hash &&
         w.state.embedding_version == version) {
-      counts["skipped_unchanged"] = counts["skipped_unchanged"].get<int>() + 1;
+      if (w.state.properties == w.properties) {
+        counts["skipped_unchanged"] = counts["skipped_unchanged"].get<int>() + 1;
+      } else {
+        to_refresh.push_back(&w);  // Only properties changed (a cohort's count): same vector.
+      }
     } else {
       to_embed.push_back(&w);
+    }
+  }
+  // Rows whose properties alone changed are written again with the vector ClickHouse holds;
+  // one missing there (a dropped table, say) is embedded again instead.
+  std::vector<Work*> refreshed;
+  std::vector<std::string> refreshed_vectors;
+  if (!to_refresh.empty()) {
+    std::vector<clients::VectorKey> refresh_keys;
+    for (Work* w : to_refresh) refresh_keys.push_back(w->key);
+    ASSIGN_OR_RETURN(auto stored,
+                     clients::LatestVectors(*env->clickhouse, env->table, domain, refresh_keys));
+    for (Work* w : to_refresh) {
+      auto it = stored.find(w->key);
+      if (it == stored.end()) {
+        to_embed.push_back(w);
+      } else {
+        refreshed.push_back(w);
+        refreshed_vectors.push_back(std::move(it->second));
+      }
     }
   }
 
@@ -363,46 +432,15 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         to_embed[i]->error = std::string(vectors.status().message());
       continue;
     }
-    std::vector<int64_t> teams, row_versions, updated_us;
-    std::vector<std::string> ids, vector_bytes, texts_out, properties, vector_hashes;
-    for (size_t i = start; i < end; ++i) {
-      Work* w = to_embed[i];
-      teams.push_back(w->key.first);
-      ids.push_back(w->key.second);
-      vector_bytes.push_back(VectorBytes((*vectors)[i - start]));
-      texts_out.push_back(w->summary);
-      properties.push_back(w->properties.dump());
-      row_versions.push_back(static_cast<int64_t>(RowVersion(version, w->entity->updated_at)));
-      updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
-      vector_hashes.push_back(w->vector_hash);
-    }
-    RETURN_IF_ERROR(
-        conn->Query(absl::StrCat(
-                        "INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
-                        "  text, properties, is_deleted, embedding_version, row_version, "
-                        "  source_updated_at, vector_hash) "
-                        "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
-                        "  v.properties::jsonb, false, $2, v.row_version, ",
-                        kEpoch,
-                        "v.updated_us, v.vector_hash "
-                        "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
-                        "  $7::text[], $8::bigint[], $9::bigint[], $10::text[]) "
-                        "  AS v(team_id, entity_id, vector, text, properties, row_version, "
-                        "       updated_us, vector_hash) "
-                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                        "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
-                        "  properties = EXCLUDED.properties, is_deleted = false, "
-                        "  embedding_version = EXCLUDED.embedding_version, "
-                        "  row_version = EXCLUDED.row_version, "
-                        "  source_updated_at = EXCLUDED.source_updated_at, "
-                        "  vector_hash = EXCLUDED.vector_hash"),
-                    domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids),
-                    PgByteaArray(vector_bytes), PgArrayLiteral(texts_out),
-                    PgArrayLiteral(properties), PgArrayLiteral(row_versions),
-                    PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
-            .status());
+    std::vector<std::string> vector_bytes;
+    for (const std::vector<float>& v : *vectors) vector_bytes.push_back(VectorBytes(v));
+    RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version,
+                                       absl::MakeConstSpan(to_embed).subspan(start, end - start),
+                                       vector_bytes));
     counts["embedded"] = counts["embedded"].get<int>() + static_cast<int>(end - start);
   }
+  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, refreshed, refreshed_vectors));
+  counts["refreshed"] = static_cast<int>(refreshed.size());
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
     RETURN_IF_ERROR(
@@ -503,13 +541,14 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "  WHERE p.domain = $1 AND p.team_id = v.team_id "
                     "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
                     "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
-                    "    p.embedding_version, p.is_deleted, p.source_updated_at) "
+                    "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties) "
                     "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
-                    "  vector_hash, embedding_version, synced_at, deleted, source_updated_at) "
+                    "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
+                    "  properties) "
                     "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
-                    "  is_deleted, source_updated_at FROM moved "
+                    "  is_deleted, source_updated_at, properties FROM moved "
                     "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                    "  vector_hash = EXCLUDED.vector_hash, "
+                    "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
                     "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
                     "  deleted = EXCLUDED.deleted, "
                     "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "

@@ -15,8 +15,9 @@ using engine::ActivityHandle;
 using engine::ActivityOptions;
 using engine::WorkflowContext;
 
-constexpr const char* kCounters[] = {"selected", "summarized", "embedded", "skipped_unchanged",
-                                     "failed",   "tombstoned", "inserted"};
+// "refreshed": written again with the vector it had, because only its properties changed.
+constexpr const char* kCounters[] = {"selected",          "summarized", "embedded",   "refreshed",
+                                     "skipped_unchanged", "failed",     "tombstoned", "inserted"};
 
 ActivityOptions Options(absl::Duration start_to_close) {
   ActivityOptions o;
@@ -59,6 +60,9 @@ class SyncRun {
 
   absl::StatusOr<Json> Run() {
     position_ = ctx_.checkpoint().is_null() ? Position::Initial(in_) : Position{ctx_.checkpoint()};
+    for (const char* c : kCounters) {  // A checkpoint from an older vecsync may lack some.
+      if (!position_.doc["counters"].contains(c)) position_.doc["counters"][c] = 0;
+    }
     if (!position_.doc.contains("snapshot_us")) {
       ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
       position_.doc["snapshot_us"] = absl::ToUnixMicros(in_.start_dt.value_or(now));
@@ -164,7 +168,8 @@ class SyncRun {
       ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
       in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
       position_.Add(counts);
-      pending_ += counts["embedded"].get<int64_t>() + counts["tombstoned"].get<int64_t>();
+      pending_ += counts["embedded"].get<int64_t>() + counts["refreshed"].get<int64_t>() +
+                  counts["tombstoned"].get<int64_t>();
     }
     if (pending_ >= in_.insert_batch_size && !flush_) {
       // One insert's worth; whatever else waits goes with a later flush or the final one.
@@ -205,7 +210,7 @@ class SyncRun {
     progress["in_flight"] = in_flight_.size();
     // Every selected entity ends as exactly one of these; `done`/`total` drive progress bars.
     int64_t done = 0;
-    for (const char* c : {"embedded", "skipped_unchanged", "failed", "tombstoned"}) {
+    for (const char* c : {"embedded", "refreshed", "skipped_unchanged", "failed", "tombstoned"}) {
       done += progress[c].get<int64_t>();
     }
     progress["done"] = done;

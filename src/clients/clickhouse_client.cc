@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cstring>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -45,6 +47,61 @@ void RowBinaryWriter::Float32Array(const std::vector<float>& values) {
 void RowBinaryWriter::Float32ArrayBytes(absl::string_view bytes) {
   VarUInt(bytes.size() / sizeof(float));
   Append(bytes.data(), bytes.size() - bytes.size() % sizeof(float));
+}
+
+absl::StatusOr<absl::string_view> RowBinaryReader::Take(size_t n) {
+  if (n > data_.size()) {
+    return absl::DataLossError(absl::StrCat("RowBinary ends after ", data_.size(), " bytes where ",
+                                            n, " more were expected"));
+  }
+  absl::string_view out = data_.substr(0, n);
+  data_.remove_prefix(n);
+  return out;
+}
+
+absl::StatusOr<uint64_t> RowBinaryReader::VarUInt() {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    ASSIGN_OR_RETURN(absl::string_view byte, Take(1));
+    const auto b = static_cast<unsigned char>(byte[0]);
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  return absl::DataLossError("RowBinary length prefix longer than 10 bytes");
+}
+
+absl::StatusOr<uint8_t> RowBinaryReader::UInt8() {
+  ASSIGN_OR_RETURN(absl::string_view b, Take(1));
+  return static_cast<uint8_t>(b[0]);
+}
+
+absl::StatusOr<int64_t> RowBinaryReader::Int64() {
+  ASSIGN_OR_RETURN(absl::string_view b, Take(sizeof(int64_t)));
+  int64_t v;
+  std::memcpy(&v, b.data(), sizeof v);
+  return v;
+}
+
+absl::StatusOr<absl::string_view> RowBinaryReader::String() {
+  ASSIGN_OR_RETURN(uint64_t n, VarUInt());
+  return Take(n);
+}
+
+absl::StatusOr<absl::string_view> RowBinaryReader::Float32ArrayBytes() {
+  ASSIGN_OR_RETURN(uint64_t n, VarUInt());
+  if (n > data_.size() / sizeof(float)) {
+    return absl::DataLossError(absl::StrCat("RowBinary array of ", n, " floats overruns the body"));
+  }
+  return Take(n * sizeof(float));
+}
+
+std::string ClickHouseQuote(absl::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
 }
 
 absl::StatusOr<std::unique_ptr<ClickHouseClient>> ClickHouseClient::Create(const std::string& url) {

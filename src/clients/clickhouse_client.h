@@ -54,6 +54,27 @@ class RowBinaryWriter {
   std::string data_;
 };
 
+// Reads the RowBinary encoding, the writer's counterpart. Every read checks the bounds: a
+// truncated or malformed body is DATA_LOSS, never a read past the end.
+class RowBinaryReader {
+ public:
+  explicit RowBinaryReader(absl::string_view data) : data_(data) {}
+  bool done() const { return data_.empty(); }
+  absl::StatusOr<uint8_t> UInt8();
+  absl::StatusOr<int64_t> Int64();
+  absl::StatusOr<absl::string_view> String();
+  // An Array(Float32), as its little-endian float32 bytes.
+  absl::StatusOr<absl::string_view> Float32ArrayBytes();
+
+ private:
+  absl::StatusOr<uint64_t> VarUInt();
+  absl::StatusOr<absl::string_view> Take(size_t n);
+  absl::string_view data_;
+};
+
+// `s` as a ClickHouse string literal, quoted and escaped.
+std::string ClickHouseQuote(absl::string_view s);
+
 struct ClickHouseVersion {
   int major = 0;
   int minor = 0;

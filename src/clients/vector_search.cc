@@ -1,5 +1,7 @@
 #include "src/clients/vector_search.h"
 
+#include <set>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -7,19 +9,6 @@
 #include "src/common/status_macros.h"
 
 namespace vecsync::clients {
-namespace {
-
-// Quotes a string literal for ClickHouse SQL.
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-}  // namespace
 
 absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhouse,
                                                      const SearchRequest& request) {
@@ -40,7 +29,8 @@ absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhous
       "  SELECT id, argMax(vector, version) AS vec, argMax(text, version) AS txt, "
       "    argMax(properties, version) AS props, argMax(is_deleted, version) AS deleted "
       "  FROM ",
-      request.table, " WHERE domain = ", Quote(request.domain), "  AND team_id = ", request.team_id,
+      request.table, " WHERE domain = ", ClickHouseQuote(request.domain),
+      "  AND team_id = ", request.team_id,
       " GROUP BY id) "
       "WHERE deleted = 0 AND length(vec) = ",
       request.query.size(), " ORDER BY distance, id LIMIT ", request.limit, " FORMAT JSONEachRow");
@@ -58,6 +48,39 @@ absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhous
     hits.push_back(std::move(hit));
   }
   return hits;
+}
+
+absl::StatusOr<std::map<VectorKey, std::string>> LatestVectors(ClickHouseClient& clickhouse,
+                                                               const std::string& table,
+                                                               const std::string& domain,
+                                                               const std::vector<VectorKey>& keys) {
+  std::map<VectorKey, std::string> out;
+  if (keys.empty()) return out;
+  std::string teams, ids;
+  for (const VectorKey& key : keys) {
+    absl::StrAppend(&teams, teams.empty() ? "" : ",", key.first);
+    absl::StrAppend(&ids, ids.empty() ? "" : ",", ClickHouseQuote(key.second));
+  }
+  ASSIGN_OR_RETURN(
+      const std::string body,
+      clickhouse.Query(absl::StrCat(
+          "SELECT team_id, id, argMax(is_deleted, version), argMax(vector, version) FROM ", table,
+          " WHERE domain = ", ClickHouseQuote(domain), " AND team_id IN (", teams, ") AND id IN (",
+          ids, ") GROUP BY team_id, id FORMAT RowBinary")));
+  const std::set<VectorKey> wanted(keys.begin(), keys.end());
+  RowBinaryReader rows(body);
+  while (!rows.done()) {
+    ASSIGN_OR_RETURN(int64_t team_id, rows.Int64());
+    ASSIGN_OR_RETURN(absl::string_view id, rows.String());
+    ASSIGN_OR_RETURN(uint8_t is_deleted, rows.UInt8());
+    ASSIGN_OR_RETURN(absl::string_view vector, rows.Float32ArrayBytes());
+    VectorKey key(team_id, std::string(id));
+    // The IN lists cross teams with ids: keep only the pairs asked for.
+    if (is_deleted == 0 && !vector.empty() && wanted.contains(key)) {
+      out.emplace(std::move(key), std::string(vector));
+    }
+  }
+  return out;
 }
 
 }  // namespace vecsync::clients

@@ -1,6 +1,8 @@
-// Similarity search over the vectors in ClickHouse: the newest row of each entity (argMax by
-// `version`), deleted entities excluded after that choice (so an older live row of a deleted
-// entity never comes back), scoped to one team and domain.
+// Reading vectors back from ClickHouse: the newest row of each entity (argMax by `version`),
+// deleted entities excluded after that choice (so an older live row of a deleted entity never
+// comes back).
+//
+// SearchSimilar ranks one team's entities of a domain by their distance to a query vector.
 //
 // The distance is 1 − dot product, which is the cosine distance for the unit vectors vecsync
 // stores; computed with arrayMap/arraySum so it runs on ClickHouse 18.16 too.
@@ -8,7 +10,9 @@
 #define VECSYNC_CLIENTS_VECTOR_SEARCH_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,6 +39,17 @@ struct SearchRequest {
 // INVALID_ARGUMENT for an empty domain or query, or a limit out of range.
 absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhouse,
                                                      const SearchRequest& request);
+
+// (team_id, id) of an entity in ClickHouse.
+using VectorKey = std::pair<int64_t, std::string>;
+
+// The newest vector of each of `keys` in `domain`, as little-endian float32 bytes, for rows
+// that are not deleted; keys with no such row are absent from the result. Lets a row be
+// rewritten (new properties) with the vector it already has, without embedding again.
+absl::StatusOr<std::map<VectorKey, std::string>> LatestVectors(ClickHouseClient& clickhouse,
+                                                               const std::string& table,
+                                                               const std::string& domain,
+                                                               const std::vector<VectorKey>& keys);
 
 }  // namespace vecsync::clients
 
