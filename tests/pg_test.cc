@@ -112,6 +112,19 @@ TEST_F(PgTest, APreparedStatementSurvivesTheTableChangingUnderIt) {
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->columns(), 2);
   EXPECT_EQ(r->Get(0, 1), "new");
+
+  // Inside a transaction the statement fails once (the transaction is aborted anyway) and is
+  // prepared afresh when the caller retries.
+  ASSERT_TRUE(conn_->Query("SELECT * FROM pg_test_t").ok());  // Prepared again, two columns.
+  ASSERT_TRUE((*other)->Execute("ALTER TABLE pg_test_t ADD COLUMN c int DEFAULT 3").ok());
+  ASSERT_TRUE(conn_->Execute("BEGIN").ok());
+  EXPECT_FALSE(conn_->Query("SELECT * FROM pg_test_t").ok());
+  ASSERT_TRUE(conn_->Execute("ROLLBACK").ok());
+  ASSERT_TRUE(conn_->Execute("BEGIN").ok());
+  auto retried = conn_->Query("SELECT * FROM pg_test_t");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->columns(), 3);
+  ASSERT_TRUE(conn_->Execute("COMMIT").ok());
   ASSERT_TRUE(conn_->Execute("DROP TABLE pg_test_t").ok());
 }
 

@@ -206,7 +206,8 @@ TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
 
 TEST_F(SyncTest, APropertyOutsideTheSummaryIsRewrittenWithTheSameVectorAndNoProviderCall) {
   Sync({{"domain", "cohort"}});
-  const int summarized = summarizer_.items, embedded = embedder_.items;
+  const int summarized = summarizer_.items;
+  int embedded = embedder_.items;
   const std::string row_sql = "SELECT vector, properties FROM " + table_ +
                               " FINAL WHERE domain = 'cohort' AND id = '2' FORMAT TabSeparated";
   auto before = clickhouse_->Query(row_sql);
@@ -231,6 +232,26 @@ TEST_F(SyncTest, APropertyOutsideTheSummaryIsRewrittenWithTheSameVectorAndNoProv
   Json rerun = Sync({{"domain", "cohort"}});
   EXPECT_EQ(rerun["refreshed"], 0);
   EXPECT_EQ(rerun["inserted"], 0);
+
+  // A newer row in ClickHouse than entity_state describes (a flush that inserted but did not
+  // record it) is not the vector the state's hashes vouch for: embedded again, not reused.
+  ASSERT_TRUE(clickhouse_
+                  ->Execute("INSERT INTO " + table_ +
+                            " (domain, team_id, id, vector, text, properties, timestamp, "
+                            "is_deleted, embedding_version, version) SELECT domain, team_id, id, "
+                            "arrayMap(x -> toFloat32(0), vector), text, properties, timestamp, "
+                            "is_deleted, embedding_version, version + 5 FROM " +
+                            table_ + " FINAL WHERE domain = 'cohort' AND id = '2'")
+                  .ok());
+  Exec("UPDATE posthog_cohort SET count = 8, updated_at = now() WHERE id = 2");
+  Json stale = Sync({{"domain", "cohort"}});
+  EXPECT_EQ(stale["refreshed"], 0);
+  EXPECT_EQ(stale["embedded"], 1);
+  EXPECT_EQ(embedder_.items, ++embedded);
+  auto fixed = clickhouse_->Query(row_sql);
+  ASSERT_TRUE(fixed.ok()) << fixed.status();
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*fixed, '\t'))[0], was[0])
+      << "the embedder's vector replaced the zeros";
 
   // With the row gone from ClickHouse there is no vector to reuse: it is embedded again.
   ASSERT_TRUE(clickhouse_->Execute("TRUNCATE TABLE " + table_).ok());

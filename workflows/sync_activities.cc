@@ -1,6 +1,6 @@
 #include "workflows/sync_activities.h"
 
-#include <cstring>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <vector>
@@ -8,8 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "entities/registry.h"
 #include "src/clients/vector_search.h"
+#include "src/common/log.h"
 #include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/engine/errors.h"
@@ -70,8 +72,8 @@ std::string VectorBytes(const std::vector<float>& v) {
 metrics::Counter& SyncEntities() {
   static metrics::Counter& entities = metrics::Counter::Get(
       "vecsync_sync_entities_total",
-      "Entities through each sync stage: selected, summarized, embedded, skipped_unchanged, "
-      "failed, tombstoned, inserted",
+      "Entities through each sync stage: selected, summarized, embedded, refreshed, "
+      "skipped_unchanged, failed, tombstoned, inserted",
       {"domain", "stage"});
   return entities;
 }
@@ -183,6 +185,7 @@ struct State {
   std::string content_hash, summary, summary_hash, vector_hash;
   Json properties;  // As last written to ClickHouse; null when unknown.
   int embedding_version = -1;
+  absl::Time source_updated_at;  // Of the content last written to ClickHouse.
   bool deleted = false;
   bool synced = false;
   int failures = 0;
@@ -195,7 +198,8 @@ struct Work {
   bool has_state = false;
   std::string rendered, content_hash, summary, summary_hash, vector_hash;
   Json properties;
-  std::string error;  // Set when this item failed.
+  uint64_t row_version = 0;  // ClickHouse's `version` for the row queued.
+  std::string error;         // Set when this item failed.
 };
 
 // Queues `items` with their vectors (little-endian float32 bytes) in the hand-off table, for
@@ -211,7 +215,7 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
     ids.push_back(w->key.second);
     texts.push_back(w->summary);
     properties.push_back(w->properties.dump());
-    row_versions.push_back(static_cast<int64_t>(RowVersion(version, w->entity->updated_at)));
+    row_versions.push_back(static_cast<int64_t>(w->row_version));
     updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
     vector_hashes.push_back(w->vector_hash);
   }
@@ -282,11 +286,15 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   }
   ASSIGN_OR_RETURN(
       PgResult states,
-      conn->Query("SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
-                  "embedding_version, deleted, synced_at IS NOT NULL, failures, properties "
-                  "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
-                  "(SELECT * FROM unnest($2::bigint[], $3::text[]))",
-                  domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+      conn->Query(
+          absl::StrCat(
+              "SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
+              "embedding_version, deleted, synced_at IS NOT NULL, failures, properties, ",
+              Us("source_updated_at"),
+              " "
+              "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
+              "(SELECT * FROM unnest($2::bigint[], $3::text[]))"),
+          domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
   for (int i = 0; i < states.rows(); ++i) {
     auto it = work.find({states.GetInt64(i, 0), states.GetString(i, 1)});
     if (it == work.end()) continue;
@@ -300,6 +308,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     s.synced = states.GetBool(i, 8);
     s.failures = static_cast<int>(states.GetInt64(i, 9));
     s.properties = states.GetJson(i, 10);
+    s.source_updated_at = absl::FromUnixMicros(states.GetInt64(i, 11));
     it->second.has_state = true;
   }
 
@@ -360,29 +369,44 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
       to_embed.push_back(&w);
     }
   }
-  // Rows whose properties alone changed are written again with the vector ClickHouse holds;
-  // one missing there (a dropped table, say) is embedded again instead.
+  // Rows whose properties alone changed are written again with the vector ClickHouse holds,
+  // if it holds exactly the row entity_state describes; otherwise they are embedded again.
   std::vector<Work*> refreshed;
   std::vector<std::string> refreshed_vectors;
   if (!to_refresh.empty()) {
     std::vector<clients::VectorKey> refresh_keys;
     for (Work* w : to_refresh) refresh_keys.push_back(w->key);
-    ASSIGN_OR_RETURN(auto stored,
-                     clients::LatestVectors(*env->clickhouse, env->table, domain, refresh_keys));
+    auto stored =
+        clients::LatestVectors(*env->clickhouse, env->table, domain, version, refresh_keys);
+    std::map<clients::VectorKey, clients::StoredVector> found;
+    if (stored.ok()) {
+      found = std::move(*stored);
+    } else {
+      // The summaries are paid for: rather than fail the batch, embed these again.
+      LogWarning("reading vectors back from ClickHouse failed; embedding them again",
+                 {{"domain", domain},
+                  {"entities", std::to_string(to_refresh.size())},
+                  {"error", stored.status().ToString()}});
+    }
     for (Work* w : to_refresh) {
-      auto it = stored.find(w->key);
-      if (it == stored.end()) {
+      const uint64_t written = RowVersion(w->state.embedding_version, w->state.source_updated_at);
+      auto it = found.find(w->key);
+      if (it == found.end() || it->second.version != written ||
+          it->second.vector.size() != sizeof(float) * env->embedder->dimensions()) {
         to_embed.push_back(w);
-      } else {
-        refreshed.push_back(w);
-        refreshed_vectors.push_back(std::move(it->second));
+        continue;
       }
+      // Strictly newer than the row it replaces, even if updated_at did not move.
+      w->row_version = std::max(RowVersion(version, w->entity->updated_at), written + 1);
+      refreshed.push_back(w);
+      refreshed_vectors.push_back(std::move(it->second.vector));
     }
   }
+  for (Work* w : to_embed) w->row_version = RowVersion(version, w->entity->updated_at);
 
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
-  // Record new summaries first: a crash after this never summarizes them again.
+  // New summaries, in the transaction that queues their vectors.
   {
     std::vector<int64_t> teams, updated_us;
     std::vector<std::string> ids, content_hashes, summaries, summary_hashes;
@@ -499,7 +523,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     clients::RowBinaryWriter rows;
     size_t bytes = 0;
     for (int i = 0; i < r.rows(); ++i) {
-      // Each string and array has a length prefix of at most 10 bytes; the numbers take 37.
+      // Each string and array has a length prefix of at most 10 bytes; the numbers take 29.
       for (int column : {1, 2, 3, 4}) bytes += r.Get(i, column).size() + 10;
       bytes += domain.size() + 10 + 37;
     }

@@ -6,7 +6,9 @@
 //                                                      ClickHouse table when missing
 //   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
 //   sync-process  {domain, keys, embedding_version,  → counts; summarizes what changed, embeds
-//                  embed_batch_size}                   what needs it, records failures
+//                  embed_batch_size}                   what needs it, reuses the vector in
+//                                                      ClickHouse when only properties changed,
+//                                                      records failures
 //   sync-flush    {domain, insert_batch_size,        → {inserted}; inserts what waits, in
 //                  max_batches}                        batches; max_batches 0: until none waits
 //   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark

@@ -168,7 +168,8 @@ class SyncRun {
       ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
       in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
       position_.Add(counts);
-      pending_ += counts["embedded"].get<int64_t>() + counts["refreshed"].get<int64_t>() +
+      // (A sync-process of an older vecsync reports no "refreshed".)
+      pending_ += counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
                   counts["tombstoned"].get<int64_t>();
     }
     if (pending_ >= in_.insert_batch_size && !flush_) {
@@ -207,7 +208,7 @@ class SyncRun {
     Json progress = position_.doc["counters"];
     progress["domain"] = in_.domain;
     progress["phase"] = position_.doc["phase"];
-    progress["in_flight"] = in_flight_.size();
+    progress["in_flight"] = in_flight_.size() + (flush_ ? 1 : 0);
     // Every selected entity ends as exactly one of these; `done`/`total` drive progress bars.
     int64_t done = 0;
     for (const char* c : {"embedded", "refreshed", "skipped_unchanged", "failed", "tombstoned"}) {

@@ -129,7 +129,8 @@ absl::StatusOr<std::string> ClickHouseClient::Post(const std::string& query_para
                                                    const std::string& body) {
   absl::MutexLock lock(&mu_);
   CURL* curl = static_cast<CURL*>(curl_);
-  const std::string url = base_url_ + "query=" + UrlEncode(curl, query_param);
+  const std::string url =
+      query_param.empty() ? base_url_ : base_url_ + "query=" + UrlEncode(curl, query_param);
   std::string response;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -159,7 +160,8 @@ absl::StatusOr<std::string> ClickHouseClient::Post(const std::string& query_para
 }
 
 absl::StatusOr<std::string> ClickHouseClient::Query(absl::string_view sql) {
-  return Post(std::string(sql), "");
+  // In the body, where no URL length limit applies (a search's query vector is ~15 KB of SQL).
+  return Post("", std::string(sql));
 }
 
 absl::Status ClickHouseClient::InsertRowBinary(absl::string_view target, const std::string& rows) {

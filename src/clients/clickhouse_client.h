@@ -61,6 +61,7 @@ class RowBinaryReader {
   explicit RowBinaryReader(absl::string_view data) : data_(data) {}
   bool done() const { return data_.empty(); }
   absl::StatusOr<uint8_t> UInt8();
+  // Int64, or UInt64's bits.
   absl::StatusOr<int64_t> Int64();
   absl::StatusOr<absl::string_view> String();
   // An Array(Float32), as its little-endian float32 bytes.
@@ -102,6 +103,7 @@ class ClickHouseClient {
 
  private:
   explicit ClickHouseClient(std::string base_url);
+  // POSTs `body`; `query_param`, when not empty, is the statement the body is data for.
   absl::StatusOr<std::string> Post(const std::string& query_param, const std::string& body);
 
   const std::string base_url_;

@@ -50,23 +50,23 @@ absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhous
   return hits;
 }
 
-absl::StatusOr<std::map<VectorKey, std::string>> LatestVectors(ClickHouseClient& clickhouse,
-                                                               const std::string& table,
-                                                               const std::string& domain,
-                                                               const std::vector<VectorKey>& keys) {
-  std::map<VectorKey, std::string> out;
+absl::StatusOr<std::map<VectorKey, StoredVector>> LatestVectors(
+    ClickHouseClient& clickhouse, const std::string& table, const std::string& domain,
+    int embedding_version, const std::vector<VectorKey>& keys) {
+  std::map<VectorKey, StoredVector> out;
   if (keys.empty()) return out;
   std::string teams, ids;
   for (const VectorKey& key : keys) {
     absl::StrAppend(&teams, teams.empty() ? "" : ",", key.first);
     absl::StrAppend(&ids, ids.empty() ? "" : ",", ClickHouseQuote(key.second));
   }
-  ASSIGN_OR_RETURN(
-      const std::string body,
-      clickhouse.Query(absl::StrCat(
-          "SELECT team_id, id, argMax(is_deleted, version), argMax(vector, version) FROM ", table,
-          " WHERE domain = ", ClickHouseQuote(domain), " AND team_id IN (", teams, ") AND id IN (",
-          ids, ") GROUP BY team_id, id FORMAT RowBinary")));
+  ASSIGN_OR_RETURN(const std::string body,
+                   clickhouse.Query(absl::StrCat(
+                       "SELECT team_id, id, argMax(is_deleted, version), argMax(vector, version), "
+                       "max(version) FROM ",
+                       table, " WHERE domain = ", ClickHouseQuote(domain),
+                       " AND embedding_version = ", embedding_version, " AND team_id IN (", teams,
+                       ") AND id IN (", ids, ") GROUP BY team_id, id FORMAT RowBinary")));
   const std::set<VectorKey> wanted(keys.begin(), keys.end());
   RowBinaryReader rows(body);
   while (!rows.done()) {
@@ -74,10 +74,12 @@ absl::StatusOr<std::map<VectorKey, std::string>> LatestVectors(ClickHouseClient&
     ASSIGN_OR_RETURN(absl::string_view id, rows.String());
     ASSIGN_OR_RETURN(uint8_t is_deleted, rows.UInt8());
     ASSIGN_OR_RETURN(absl::string_view vector, rows.Float32ArrayBytes());
+    ASSIGN_OR_RETURN(int64_t version, rows.Int64());
     VectorKey key(team_id, std::string(id));
     // The IN lists cross teams with ids: keep only the pairs asked for.
     if (is_deleted == 0 && !vector.empty() && wanted.contains(key)) {
-      out.emplace(std::move(key), std::string(vector));
+      out.emplace(std::move(key),
+                  StoredVector{std::string(vector), static_cast<uint64_t>(version)});
     }
   }
   return out;

@@ -43,13 +43,19 @@ absl::StatusOr<std::vector<SearchHit>> SearchSimilar(ClickHouseClient& clickhous
 // (team_id, id) of an entity in ClickHouse.
 using VectorKey = std::pair<int64_t, std::string>;
 
-// The newest vector of each of `keys` in `domain`, as little-endian float32 bytes, for rows
-// that are not deleted; keys with no such row are absent from the result. Lets a row be
-// rewritten (new properties) with the vector it already has, without embedding again.
-absl::StatusOr<std::map<VectorKey, std::string>> LatestVectors(ClickHouseClient& clickhouse,
-                                                               const std::string& table,
-                                                               const std::string& domain,
-                                                               const std::vector<VectorKey>& keys);
+struct StoredVector {
+  std::string vector;    // Little-endian float32 bytes.
+  uint64_t version = 0;  // The row's `version`.
+};
+
+// The newest row of each of `keys` among `domain`'s rows of `embedding_version`, when it is not
+// deleted; keys with no such row are absent from the result. Lets a row be written again (new
+// properties) with the vector it already has, without embedding again.
+absl::StatusOr<std::map<VectorKey, StoredVector>> LatestVectors(ClickHouseClient& clickhouse,
+                                                                const std::string& table,
+                                                                const std::string& domain,
+                                                                int embedding_version,
+                                                                const std::vector<VectorKey>& keys);
 
 }  // namespace vecsync::clients
 

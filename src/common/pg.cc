@@ -6,6 +6,7 @@
 
 #include "absl/base/casts.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
@@ -47,8 +48,9 @@ bool PgResult::IsBinary(int column) const { return PQfformat(result_, column) ==
 
 namespace {
 
-// A big-endian integer of `bytes.size()` (2, 4 or 8) bytes, as the binary format sends them.
-int64_t BigEndianInt(absl::string_view bytes) {
+// A big-endian signed integer of 2, 4 or 8 bytes (smallint, integer, bigint) as the binary
+// format sends them; `fallback` for any other size (numeric, say, which must be cast).
+int64_t BigEndianInt(absl::string_view bytes, int64_t fallback) {
   uint64_t v = 0;
   for (unsigned char c : bytes) v = (v << 8) | c;
   switch (bytes.size()) {
@@ -56,8 +58,10 @@ int64_t BigEndianInt(absl::string_view bytes) {
       return static_cast<int16_t>(v);
     case 4:
       return static_cast<int32_t>(v);
-    default:
+    case 8:
       return static_cast<int64_t>(v);
+    default:
+      return fallback;
   }
 }
 
@@ -69,7 +73,7 @@ void AppendBigEndian32(std::string* out, uint32_t v) {
 
 int64_t PgResult::GetInt64(int row, int column, int64_t fallback) const {
   if (IsNull(row, column)) return fallback;
-  if (IsBinary(column)) return BigEndianInt(Get(row, column));
+  if (IsBinary(column)) return BigEndianInt(Get(row, column), fallback);
   int64_t v = fallback;
   return absl::SimpleAtoi(Get(row, column), &v) ? v : fallback;
 }
@@ -77,7 +81,8 @@ double PgResult::GetDouble(int row, int column, double fallback) const {
   if (IsNull(row, column)) return fallback;
   if (IsBinary(column)) {
     const absl::string_view bytes = Get(row, column);
-    const uint64_t bits = static_cast<uint64_t>(BigEndianInt(bytes));
+    if (bytes.size() != sizeof(float) && bytes.size() != sizeof(double)) return fallback;
+    const uint64_t bits = static_cast<uint64_t>(BigEndianInt(bytes, 0));
     if (bytes.size() == sizeof(float)) return absl::bit_cast<float>(static_cast<uint32_t>(bits));
     return absl::bit_cast<double>(bits);
   }
@@ -255,16 +260,19 @@ absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
   PgResult result(PQexecPrepared(conn_, name.c_str(), count, values.data(), lengths.data(),
                                  formats.data(), result_format));
   absl::Status s = StatusFromResult(result.result_, sql);
-  // "cached plan must not change result type": DDL changed what the statement returns. Outside
-  // a transaction it can simply be prepared again (inside one, the transaction is already
-  // aborted and the caller retries it).
-  if (PgSqlState(s) == "0A000" && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+  // DDL changed what the statement returns, and PostgreSQL refuses to run it again. Forget it
+  // (its name is never reused); outside a transaction, run it once more unnamed. Inside one
+  // the transaction is aborted: the caller's retry prepares it afresh.
+  if (PgSqlState(s) == "0A000" &&
+      absl::StrContains(s.message(), "cached plan must not change result type")) {
     prepared_.erase(sql_z);
-    (void)Execute(absl::StrCat("DEALLOCATE ", name));
-    PgResult again(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(), lengths.data(),
-                                formats.data(), result_format));
-    RETURN_IF_ERROR(StatusFromResult(again.result_, sql));
-    return again;
+    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+      (void)Execute(absl::StrCat("DEALLOCATE ", name));
+      PgResult again(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(),
+                                  lengths.data(), formats.data(), result_format));
+      RETURN_IF_ERROR(StatusFromResult(again.result_, sql));
+      return again;
+    }
   }
   RETURN_IF_ERROR(s);
   return result;

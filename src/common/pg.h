@@ -56,7 +56,8 @@ class PgResult {
   int64_t affected_rows() const;
 
   bool IsNull(int row, int column) const;
-  // The value as text; "" for NULL.
+  // The value as sent: text, or in a binary result the type's binary form (raw bytes for bytea
+  // and text); "" for NULL.
   absl::string_view Get(int row, int column) const;
   std::string GetString(int row, int column) const { return std::string(Get(row, column)); }
   // Returns `fallback` for NULL.
@@ -136,8 +137,9 @@ class PgConnection {
   // Runs one statement with parameters (extended protocol); result columns come in `format`.
   // A statement text run a second time on this connection is prepared, and from then on only
   // executed: PostgreSQL parses it once and may keep a generic plan. At most
-  // kMaxPreparedStatements are kept; a statement whose cached plan DDL invalidated is prepared
-  // again.
+  // kMaxPreparedStatements are kept. When DDL changes what a prepared statement returns, it is
+  // forgotten: outside a transaction it runs again at once, unprepared; inside one the error is
+  // returned (the transaction is aborted anyway) and the caller's retry prepares it afresh.
   absl::StatusOr<PgResult> QueryParams(absl::string_view sql, const std::vector<PgParam>& params,
                                        ResultFormat format = ResultFormat::kText);
 
