@@ -72,6 +72,41 @@ TEST_F(PgTest, BinaryResultsReadLikeText) {
   EXPECT_EQ(text->Get(0, 9), "\\x00ff10");
 }
 
+TEST_F(PgTest, QueryRowsHandsOverEachRowAndLeavesTheConnectionReady) {
+  const std::string sql = "SELECT g, repeat('x', g) FROM generate_series(1, $1::int) g";
+  for (int run = 0; run < 3; ++run) {  // Unnamed, then prepared.
+    int64_t rows = 0, sum = 0;
+    absl::Status s = conn_->QueryRows(sql, {ToPgParam(5000)}, PgConnection::ResultFormat::kBinary,
+                                      [&](const PgResult& r) {
+                                        EXPECT_EQ(r.rows(), 1);
+                                        EXPECT_EQ(r.Get(0, 1).size(), r.GetInt64(0, 0));
+                                        ++rows;
+                                        sum += r.GetInt64(0, 0);
+                                        return absl::OkStatus();
+                                      });
+    ASSERT_TRUE(s.ok()) << s;
+    EXPECT_EQ(rows, 5000);
+    EXPECT_EQ(sum, 5000 * 5001 / 2);
+  }
+  // The callback stops early: its error comes back and the rest is drained.
+  int calls = 0;
+  absl::Status stopped = conn_->QueryRows(
+      sql, {ToPgParam(1000)}, PgConnection::ResultFormat::kText, [&](const PgResult&) {
+        return ++calls == 3 ? absl::AbortedError("enough") : absl::OkStatus();
+      });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(calls, 3);
+  // A server error after some rows.
+  absl::Status failed = conn_->QueryRows("SELECT 10 / (3 - g) FROM generate_series(1, 5) g", {},
+                                         PgConnection::ResultFormat::kText,
+                                         [&](const PgResult&) { return absl::OkStatus(); });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("division by zero"), absl::string_view::npos) << failed;
+  auto after = conn_->Query("SELECT 42");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->GetInt64(0, 0), 42);
+}
+
 int64_t PreparedStatements(PgConnection& conn) {
   auto count = conn.QueryParams("SELECT count(*) FROM pg_prepared_statements", {});
   return count.ok() ? count->GetInt64(0, 0) : -1;

@@ -513,43 +513,44 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   int64_t inserted = 0;
   for (int batch = 1;; ++batch) {
-    ASSIGN_OR_RETURN(PgResult r,
-                     conn->QueryBinary("SELECT team_id, entity_id, vector, text, properties::text, "
-                                       "is_deleted, embedding_version, row_version "
-                                       "FROM vecsync.pending_vectors WHERE domain = $1 "
-                                       "ORDER BY team_id, entity_id LIMIT $2",
-                                       domain, limit));
-    if (r.rows() == 0) break;
+    // Rows are encoded as they arrive: the batch is held once, as the insert's body.
     clients::RowBinaryWriter rows;
-    size_t bytes = 0;
-    for (int i = 0; i < r.rows(); ++i) {
-      // Each string and array has a length prefix of at most 10 bytes; the numbers take 29.
-      for (int column : {1, 2, 3, 4}) bytes += r.Get(i, column).size() + 10;
-      bytes += domain.size() + 10 + 37;
-    }
-    rows.Reserve(bytes);
     std::vector<int64_t> teams, versions;
     std::vector<std::string> ids;
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
-    for (int i = 0; i < r.rows(); ++i) {
-      rows.String(domain);
-      rows.Int64(r.GetInt64(i, 0));
-      rows.String(r.Get(i, 1));
-      rows.Float32ArrayBytes(r.Get(i, 2));
-      rows.String(r.Get(i, 3));
-      rows.String(r.Get(i, 4));
-      if (datetime64) {
-        rows.Int64(now_us);
-      } else {
-        rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
-      }
-      rows.UInt8(r.GetBool(i, 5) ? 1 : 0);
-      rows.UInt32(static_cast<uint32_t>(r.GetInt64(i, 6)));
-      rows.UInt64(static_cast<uint64_t>(r.GetInt64(i, 7)));
-      teams.push_back(r.GetInt64(i, 0));
-      ids.push_back(r.GetString(i, 1));
-      versions.push_back(r.GetInt64(i, 7));
-    }
+    RETURN_IF_ERROR(conn->QueryRows(
+        "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
+        "embedding_version, row_version FROM vecsync.pending_vectors WHERE domain = $1 "
+        "ORDER BY team_id, entity_id LIMIT $2",
+        {domain, ToPgParam(limit)}, PgConnection::ResultFormat::kBinary, [&](const PgResult& r) {
+          if (teams.empty()) {
+            // Room for a whole batch of rows like the first, so the buffer never moves. Pages
+            // a short batch leaves untouched cost no memory.
+            size_t row_bytes = domain.size() + 29 + 5 * 10;  // Numbers, length prefixes.
+            for (int column : {1, 2, 3, 4}) row_bytes += r.Get(0, column).size();
+            rows.Reserve(row_bytes * static_cast<size_t>(limit) * 5 / 4);
+          }
+          rows.String(domain);
+          rows.Int64(r.GetInt64(0, 0));
+          rows.String(r.Get(0, 1));
+          rows.Float32ArrayBytes(r.Get(0, 2));
+          rows.String(r.Get(0, 3));
+          rows.String(r.Get(0, 4));
+          if (datetime64) {
+            rows.Int64(now_us);
+          } else {
+            rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
+          }
+          rows.UInt8(r.GetBool(0, 5) ? 1 : 0);
+          rows.UInt32(static_cast<uint32_t>(r.GetInt64(0, 6)));
+          rows.UInt64(static_cast<uint64_t>(r.GetInt64(0, 7)));
+          teams.push_back(r.GetInt64(0, 0));
+          ids.push_back(r.GetString(0, 1));
+          versions.push_back(r.GetInt64(0, 7));
+          return absl::OkStatus();
+        }));
+    const int batch_rows = static_cast<int>(teams.size());
+    if (batch_rows == 0) break;
     RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
         absl::StrCat(env->table,
                      " (domain, team_id, id, vector, text, properties, timestamp, "
@@ -579,9 +580,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "  last_error = NULL, quarantined = false, updated_at = now() "
                     "RETURNING 1",
                     domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions)));
-    inserted += r.rows();
+    inserted += batch_rows;
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
-    if (r.rows() < limit || batch == max_batches) break;
+    if (batch_rows < limit || batch == max_batches) break;
   }
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
   return Json{{"inserted", inserted}};

@@ -233,49 +233,95 @@ void PgConnection::ForgetPrepared() {
   prepared_.clear();
 }
 
+namespace {
+
+// libpq's parallel arrays for a statement's parameters.
+struct ParamArrays {
+  explicit ParamArrays(const std::vector<PgParam>& params) {
+    for (const PgParam& p : params) {
+      values.push_back(p.is_null() ? nullptr : p.value().c_str());
+      lengths.push_back(static_cast<int>(p.value().size()));
+      formats.push_back(p.binary() ? 1 : 0);
+    }
+  }
+  int count() const { return static_cast<int>(values.size()); }
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
+
+}  // namespace
+
+bool PgConnection::ForgetIfResultTypeChanged(const absl::Status& status, const std::string& sql) {
+  // DDL changed what a prepared statement returns, and PostgreSQL refuses to run it again.
+  if (PgSqlState(status) != "0A000" ||
+      !absl::StrContains(status.message(), "cached plan must not change result type")) {
+    return false;
+  }
+  prepared_.erase(sql);  // Its name is never reused; the next use prepares it afresh.
+  return true;
+}
+
 absl::StatusOr<PgResult> PgConnection::QueryParams(absl::string_view sql,
                                                    const std::vector<PgParam>& params,
                                                    ResultFormat format) {
   if (broken_) return absl::UnavailableError("PostgreSQL connection is broken");
-  std::vector<const char*> values;
-  std::vector<int> lengths, formats;
-  values.reserve(params.size());
-  lengths.reserve(params.size());
-  formats.reserve(params.size());
-  for (const PgParam& p : params) {
-    values.push_back(p.is_null() ? nullptr : p.value().c_str());
-    lengths.push_back(static_cast<int>(p.value().size()));
-    formats.push_back(p.binary() ? 1 : 0);
-  }
-  const int count = static_cast<int>(params.size());
+  const ParamArrays p(params);
   const int result_format = format == ResultFormat::kBinary ? 1 : 0;
   std::string sql_z(sql);
-  ASSIGN_OR_RETURN(std::string name, PreparedName(sql_z, count));
+  ASSIGN_OR_RETURN(std::string name, PreparedName(sql_z, p.count()));
   if (name.empty()) {
-    PgResult result(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(),
-                                 lengths.data(), formats.data(), result_format));
+    PgResult result(PQexecParams(conn_, sql_z.c_str(), p.count(), nullptr, p.values.data(),
+                                 p.lengths.data(), p.formats.data(), result_format));
     RETURN_IF_ERROR(StatusFromResult(result.result_, sql));
     return result;
   }
-  PgResult result(PQexecPrepared(conn_, name.c_str(), count, values.data(), lengths.data(),
-                                 formats.data(), result_format));
+  PgResult result(PQexecPrepared(conn_, name.c_str(), p.count(), p.values.data(), p.lengths.data(),
+                                 p.formats.data(), result_format));
   absl::Status s = StatusFromResult(result.result_, sql);
-  // DDL changed what the statement returns, and PostgreSQL refuses to run it again. Forget it
-  // (its name is never reused); outside a transaction, run it once more unnamed. Inside one
-  // the transaction is aborted: the caller's retry prepares it afresh.
-  if (PgSqlState(s) == "0A000" &&
-      absl::StrContains(s.message(), "cached plan must not change result type")) {
-    prepared_.erase(sql_z);
-    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) {
-      (void)Execute(absl::StrCat("DEALLOCATE ", name));
-      PgResult again(PQexecParams(conn_, sql_z.c_str(), count, nullptr, values.data(),
-                                  lengths.data(), formats.data(), result_format));
-      RETURN_IF_ERROR(StatusFromResult(again.result_, sql));
-      return again;
-    }
+  // Outside a transaction, run it once more unnamed. Inside one the transaction is aborted: the
+  // caller's retry prepares it afresh.
+  if (ForgetIfResultTypeChanged(s, sql_z) && PQtransactionStatus(conn_) == PQTRANS_IDLE) {
+    (void)Execute(absl::StrCat("DEALLOCATE ", name));
+    PgResult again(PQexecParams(conn_, sql_z.c_str(), p.count(), nullptr, p.values.data(),
+                                p.lengths.data(), p.formats.data(), result_format));
+    RETURN_IF_ERROR(StatusFromResult(again.result_, sql));
+    return again;
   }
   RETURN_IF_ERROR(s);
   return result;
+}
+
+absl::Status PgConnection::QueryRows(absl::string_view sql, const std::vector<PgParam>& params,
+                                     ResultFormat format,
+                                     absl::FunctionRef<absl::Status(const PgResult&)> row) {
+  if (broken_) return absl::UnavailableError("PostgreSQL connection is broken");
+  const ParamArrays p(params);
+  const int result_format = format == ResultFormat::kBinary ? 1 : 0;
+  std::string sql_z(sql);
+  ASSIGN_OR_RETURN(std::string name, PreparedName(sql_z, p.count()));
+  const int sent =
+      name.empty() ? PQsendQueryParams(conn_, sql_z.c_str(), p.count(), nullptr, p.values.data(),
+                                       p.lengths.data(), p.formats.data(), result_format)
+                   : PQsendQueryPrepared(conn_, name.c_str(), p.count(), p.values.data(),
+                                         p.lengths.data(), p.formats.data(), result_format);
+  if (sent == 0) {
+    broken_ = true;
+    return absl::UnavailableError(
+        absl::StrCat("lost the PostgreSQL connection: ", PQerrorMessage(conn_)));
+  }
+  PQsetSingleRowMode(conn_);
+  // Every result is read, even after a failure, so the connection is ready for the next call.
+  absl::Status out;
+  while (pg_result* raw = PQgetResult(conn_)) {
+    PgResult result(raw);
+    if (PQresultStatus(raw) == PGRES_SINGLE_TUPLE) {
+      if (out.ok()) out = row(result);
+    } else if (absl::Status s = StatusFromResult(raw, sql); !s.ok() && out.ok()) {
+      ForgetIfResultTypeChanged(s, sql_z);
+      out = s;
+    }
+  }
+  return out;
 }
 
 absl::Status PgConnection::Execute(absl::string_view sql) {

@@ -22,6 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -155,6 +156,12 @@ class PgConnection {
     return QueryParams(sql, {ToPgParam(std::forward<Args>(args))...}, ResultFormat::kBinary);
   }
 
+  // Runs one statement and hands each result row to `row` as it arrives (libpq's single-row
+  // mode), so a large result is never held whole: `row` sees a one-row PgResult, valid during
+  // the call. An error `row` returns stops the calls and is returned once the rest is drained.
+  absl::Status QueryRows(absl::string_view sql, const std::vector<PgParam>& params,
+                         ResultFormat format, absl::FunctionRef<absl::Status(const PgResult&)> row);
+
   // Runs one or more statements without parameters (simple protocol).
   absl::Status Execute(absl::string_view sql);
 
@@ -175,6 +182,8 @@ class PgConnection {
   // to run it unnamed.
   absl::StatusOr<std::string> PreparedName(const std::string& sql, int params);
   void ForgetPrepared();
+  // True, after forgetting the statement, when `status` says DDL changed its result type.
+  bool ForgetIfResultTypeChanged(const absl::Status& status, const std::string& sql);
 
   static constexpr size_t kMaxPreparedStatements = 256;
 
