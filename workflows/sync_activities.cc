@@ -565,6 +565,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
                     "  WHERE p.domain = $1 AND p.team_id = v.team_id "
                     "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
+                    // The batch is a key range: an index range scan, never the whole table.
+                    "    AND (p.team_id, p.entity_id) BETWEEN ($5::bigint, $6::text) "
+                    "      AND ($7::bigint, $8::text) "
                     "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
                     "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties) "
                     "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
@@ -579,7 +582,8 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "
                     "  last_error = NULL, quarantined = false, updated_at = now() "
                     "RETURNING 1",
-                    domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions)));
+                    domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions),
+                    teams.front(), ids.front(), teams.back(), ids.back()));
     inserted += batch_rows;
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
     if (batch_rows < limit || batch == max_batches) break;

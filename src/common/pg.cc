@@ -170,7 +170,11 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   // Quiet NOTICE messages (e.g. "schema already exists") and pin the session time zone.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  absl::Status s = connection->Execute("SET TIME ZONE 'UTC'");
+  // Prepared statements are planned for their parameters each time (they still save the
+  // parsing): a generic plan made while a table was small would keep scanning it whole after it
+  // grew, until the next ANALYZE.
+  absl::Status s =
+      connection->Execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan");
   if (!s.ok()) return s;
   return connection;
 }

@@ -126,7 +126,7 @@ PgParam PgByteaArray(const std::vector<std::string>& elements);
 class PgConnection {
  public:
   // Connects to `url` (a libpq connection URI or key=value string). UNAVAILABLE when the server
-  // cannot be reached. The session time zone is UTC.
+  // cannot be reached. The session time zone is UTC, and plan_cache_mode force_custom_plan.
   static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& url);
 
   PgConnection(const PgConnection&) = delete;
@@ -137,7 +137,7 @@ class PgConnection {
 
   // Runs one statement with parameters (extended protocol); result columns come in `format`.
   // A statement text run a second time on this connection is prepared, and from then on only
-  // executed: PostgreSQL parses it once and may keep a generic plan. At most
+  // executed: PostgreSQL parses it once (and plans it for each call's parameters). At most
   // kMaxPreparedStatements are kept. When DDL changes what a prepared statement returns, it is
   // forgotten: outside a transaction it runs again at once, unprepared; inside one the error is
   // returned (the transaction is aborted anyway) and the caller's retry prepares it afresh.
