@@ -33,6 +33,13 @@ class CountingSummarizer : public clients::Summarizer {
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
       const std::vector<std::string>& inputs) override {
     items += static_cast<int>(inputs.size());
+    // Items are paid for one by one; once, the provider goes away after `fail_once_after`.
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (paid == fail_once_after && !failed.exchange(true)) {
+        return absl::UnavailableError("the provider went away");
+      }
+      ++paid;
+    }
     auto out = inner_.Summarize(inputs);
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (!fail_marker.empty() && inputs[i].find(fail_marker) != std::string::npos) {
@@ -42,6 +49,9 @@ class CountingSummarizer : public clients::Summarizer {
     return out;
   }
   std::atomic<int> items{0};
+  std::atomic<int> paid{0};
+  int fail_once_after = -1;
+  std::atomic<bool> failed{false};
   std::string fail_marker;
 
  private:
@@ -261,6 +271,18 @@ TEST_F(SyncTest, APropertyOutsideTheSummaryIsRewrittenWithTheSameVectorAndNoProv
   EXPECT_EQ(lost["embedded"], 1);
   EXPECT_EQ(embedder_.items, embedded + 1);
   EXPECT_EQ(summarizer_.items, summarized);
+}
+
+TEST_F(SyncTest, AProviderFailureMidBatchNeverPaysTwiceForASummary) {
+  summarizer_.fail_once_after = 40;  // In the first batch of 96, after two chunks of 16.
+  Json result = Sync({{"domain", "action"}, {"max_parallel_requests", 1}});
+  ASSERT_TRUE(summarizer_.failed);
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(result["inserted"], live.size());
+  // The retry reused the 32 summaries recorded before the failure; only the 8 of the chunk in
+  // flight were paid twice (the whole batch's 40 were, when summaries were kept to the end).
+  EXPECT_EQ(summarizer_.paid, static_cast<int>(live.size()) + 8);
 }
 
 TEST_F(SyncTest, NewEmbeddingVersionReembedsEverythingWithoutSummarizingAgain) {

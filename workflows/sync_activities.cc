@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "entities/registry.h"
@@ -181,6 +183,9 @@ absl::StatusOr<Json> Select(SyncEnvironment* env, engine::ActivityContext&, cons
 
 // ---- sync-process ---------------------------------------------------------------------------
 
+// Summaries from a provider are asked for, and recorded, this many at a time.
+constexpr size_t kSummaryChunk = 16;
+
 struct State {
   std::string content_hash, summary, summary_hash, vector_hash;
   Json properties;  // As last written to ClickHouse; null when unknown.
@@ -244,6 +249,64 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
           PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
       .status();
 }
+
+// Records the summaries of `items` (those that did not fail) in entity_state: a later attempt
+// or run with the same content reuses them instead of asking the provider again.
+absl::Status RecordSummaries(PgConnection& conn, const std::string& domain,
+                             absl::Span<Work* const> items) {
+  std::vector<int64_t> teams, updated_us;
+  std::vector<std::string> ids, content_hashes, summaries, summary_hashes;
+  for (const Work* w : items) {
+    if (!w->error.empty()) continue;
+    teams.push_back(w->key.first);
+    ids.push_back(w->key.second);
+    content_hashes.push_back(w->content_hash);
+    summaries.push_back(w->summary);
+    summary_hashes.push_back(w->summary_hash);
+    updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
+  }
+  if (teams.empty()) return absl::OkStatus();
+  return conn
+      .Query(absl::StrCat("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, "
+                          "  content_hash, summary, summary_hash, source_updated_at) "
+                          "SELECT $1, v.team_id, v.entity_id, v.content_hash, v.summary, "
+                          "  v.summary_hash, ",
+                          kEpoch,
+                          "v.updated_us "
+                          "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], "
+                          "  $6::text[], $7::bigint[]) "
+                          "  AS v(team_id, entity_id, content_hash, summary, summary_hash, "
+                          "       updated_us) "
+                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                          "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
+                          "  summary_hash = EXCLUDED.summary_hash, updated_at = now()"),
+             domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(content_hashes),
+             PgArrayLiteral(summaries), PgArrayLiteral(summary_hashes), PgArrayLiteral(updated_us))
+      .status();
+}
+
+// Heartbeats an activity every kKeepAliveInterval from a thread of its own for as long as it
+// lives: an attempt blocked on a slow or rate-limited provider is not taken for a dead one.
+class KeepAlive {
+ public:
+  KeepAlive(engine::ActivityContext& ctx, Json details)
+      : thread_([this, &ctx, details = std::move(details)] {
+          while (!done_.WaitForNotificationWithTimeout(kKeepAliveInterval)) {
+            (void)ctx.Heartbeat(details);
+          }
+        }) {}
+  KeepAlive(const KeepAlive&) = delete;
+  KeepAlive& operator=(const KeepAlive&) = delete;
+  ~KeepAlive() {
+    done_.Notify();
+    thread_.join();
+  }
+
+ private:
+  static constexpr absl::Duration kKeepAliveInterval = absl::Seconds(30);
+  absl::Notification done_;  // Before thread_: the thread waits on it.
+  std::thread thread_;
+};
 
 absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                              const Json& input) {
@@ -338,22 +401,35 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
       to_summarize.push_back(&w);
     }
   }
-  // Summarize what changed, all at once (the provider client caps each request).
-  if (!to_summarize.empty()) {
+  // Summarize what changed. From a provider, summaries are recorded as each chunk arrives, so a
+  // retry after a failure or a timeout never pays for one twice, and a thread heartbeats while
+  // a chunk waits on a slow or rate-limited provider. A local summarizer does all at once.
+  const size_t chunk =
+      env->summarizer->local() ? std::max<size_t>(1, to_summarize.size()) : kSummaryChunk;
+  for (size_t start = 0; start < to_summarize.size(); start += chunk) {
+    const auto items = absl::MakeConstSpan(to_summarize).subspan(start, chunk);
     std::vector<std::string> inputs;
-    for (Work* w : to_summarize) inputs.push_back(w->rendered);
-    ASSIGN_OR_RETURN(auto summaries, env->summarizer->Summarize(inputs));
-    for (size_t i = 0; i < to_summarize.size(); ++i) {
-      Work* w = to_summarize[i];
-      if (!summaries[i].ok()) {
-        w->error = std::string(summaries[i].status().message());
+    for (Work* w : items) inputs.push_back(w->rendered);
+    const Json progress = {{"stage", "summarizing"}, {"summarized", start}};
+    absl::StatusOr<std::vector<absl::StatusOr<std::string>>> summaries;
+    {
+      KeepAlive keep_alive(ctx, progress);
+      summaries = env->summarizer->Summarize(inputs);
+    }
+    RETURN_IF_ERROR(summaries.status());
+    for (size_t i = 0; i < items.size(); ++i) {
+      Work* w = items[i];
+      if (!(*summaries)[i].ok()) {
+        w->error = std::string((*summaries)[i].status().message());
         continue;
       }
-      w->summary = *summaries[i];
+      w->summary = *(*summaries)[i];
       w->summary_hash = StableHash(w->summary);
       counts["summarized"] = counts["summarized"].get<int>() + 1;
     }
-    RETURN_IF_ERROR(ctx.Heartbeat({{"stage", "summarized"}}));
+    if (!env->summarizer->local()) RETURN_IF_ERROR(RecordSummaries(*conn, domain, items));
+    RETURN_IF_ERROR(
+        ctx.Heartbeat({{"stage", "summarizing"}, {"summarized", start + items.size()}}));
   }
   for (auto& [key, w] : work) {
     if (!w.entity || w.entity->deleted || !w.error.empty()) continue;
@@ -406,41 +482,8 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
-  // New summaries, in the transaction that queues their vectors.
-  {
-    std::vector<int64_t> teams, updated_us;
-    std::vector<std::string> ids, content_hashes, summaries, summary_hashes;
-    for (Work* w : to_summarize) {
-      if (!w->error.empty()) continue;
-      teams.push_back(w->key.first);
-      ids.push_back(w->key.second);
-      content_hashes.push_back(w->content_hash);
-      summaries.push_back(w->summary);
-      summary_hashes.push_back(w->summary_hash);
-      updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
-    }
-    if (!teams.empty()) {
-      RETURN_IF_ERROR(
-          conn->Query(absl::StrCat(
-                          "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, "
-                          "  content_hash, summary, summary_hash, source_updated_at) "
-                          "SELECT $1, v.team_id, v.entity_id, v.content_hash, v.summary, "
-                          "  v.summary_hash, ",
-                          kEpoch,
-                          "v.updated_us "
-                          "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], "
-                          "  $6::text[], $7::bigint[]) "
-                          "  AS v(team_id, entity_id, content_hash, summary, summary_hash, "
-                          "       updated_us) "
-                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                          "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
-                          "  summary_hash = EXCLUDED.summary_hash, updated_at = now()"),
-                      domain, PgArrayLiteral(teams), PgArrayLiteral(ids),
-                      PgArrayLiteral(content_hashes), PgArrayLiteral(summaries),
-                      PgArrayLiteral(summary_hashes), PgArrayLiteral(updated_us))
-              .status());
-    }
-  }
+  // A local summarizer's summaries, in the transaction that queues their vectors.
+  if (env->summarizer->local()) RETURN_IF_ERROR(RecordSummaries(*conn, domain, to_summarize));
   for (size_t start = 0; start < to_embed.size(); start += static_cast<size_t>(embed_batch)) {
     const size_t end = std::min(to_embed.size(), start + static_cast<size_t>(embed_batch));
     std::vector<std::string> texts;

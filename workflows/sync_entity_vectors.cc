@@ -141,13 +141,16 @@ class SyncRun {
     while (static_cast<int>(in_flight_.size()) >= in_.max_parallel_requests) {
       RETURN_IF_ERROR(CollectOne());
     }
-    ASSIGN_OR_RETURN(ActivityHandle h,
-                     ctx_.StartActivity("sync-process",
-                                        {{"domain", in_.domain},
-                                         {"keys", batch_},
-                                         {"embedding_version", in_.embedding_version},
-                                         {"embed_batch_size", in_.embed_batch_size}},
-                                        Options(absl::Minutes(10))));
+    ASSIGN_OR_RETURN(
+        ActivityHandle h,
+        ctx_.StartActivity("sync-process",
+                           {{"domain", in_.domain},
+                            {"keys", batch_},
+                            {"embedding_version", in_.embedding_version},
+                            {"embed_batch_size", in_.embed_batch_size}},
+                           // A rate-limited provider can take hours over a batch;
+                           // heartbeats, not this, tell a live attempt from a dead one.
+                           Options(absl::Hours(6))));
     in_flight_.push_back(h);
     batch_ = Json::array();
     return absl::OkStatus();

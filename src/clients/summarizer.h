@@ -17,6 +17,9 @@ class Summarizer {
   virtual ~Summarizer() = default;
   // Identifies the model and prompt; part of the content hash, so a change re-summarizes.
   virtual std::string version() const = 0;
+  // True when summaries cost nothing and come at once (no provider): then nothing is gained by
+  // recording them piecemeal as they arrive.
+  virtual bool local() const { return false; }
   // One summary, or one error, per input, in order. The outer status fails only when nothing
   // could be tried (the provider refused the whole request).
   virtual absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
@@ -27,6 +30,7 @@ class Summarizer {
 class TemplateSummarizer : public Summarizer {
  public:
   std::string version() const override { return "template-v1"; }
+  bool local() const override { return true; }
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
       const std::vector<std::string>& inputs) override;
 

@@ -48,6 +48,7 @@ class ActivityContext {
   // and return that status. Returns ABORTED when this attempt no longer owns the activity (it
   // timed out, its workflow closed, or its worker is shutting down): its result would be
   // discarded. OK otherwise. Writes are throttled; the latest details are always kept.
+  // Thread-safe: a thread of the activity's own may keep it alive while it waits.
   virtual absl::Status Heartbeat(const Json& details) = 0;
 
   // True once cancellation was requested (seen by the last heartbeat or lease renewal).

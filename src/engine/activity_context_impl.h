@@ -1,13 +1,13 @@
 // The engine's implementation of ActivityContext for one claimed attempt.
 //
 // Heartbeat() writes through to the database at most once per `throttle`; the worker's lease
-// renewer updates the cancel and lost flags in between. Thread-safe flags; the details buffer
-// is used only by the attempt's thread.
+// renewer updates the cancel and lost flags in between. Thread-safe.
 #ifndef VECSYNC_ENGINE_ACTIVITY_CONTEXT_IMPL_H_
 #define VECSYNC_ENGINE_ACTIVITY_CONTEXT_IMPL_H_
 
 #include <atomic>
 
+#include "absl/synchronization/mutex.h"
 #include "src/engine/activity_context.h"
 #include "src/engine/store.h"
 
@@ -29,7 +29,10 @@ class ActivityContextImpl : public ActivityContext {
   bool IsCancelRequested() const override { return flags_->cancel_requested.load(); }
 
   // The latest details given to Heartbeat(); null when none were.
-  const Json& latest_details() const { return latest_details_; }
+  Json latest_details() const {
+    absl::MutexLock lock(&mu_);
+    return latest_details_;
+  }
 
  private:
   ActivityInfo info_;
@@ -38,8 +41,9 @@ class ActivityContextImpl : public ActivityContext {
   AttemptFlags* const flags_;
   const absl::Duration lease_;
   const absl::Duration throttle_;
-  absl::Time last_write_ = absl::InfinitePast();
-  Json latest_details_;
+  mutable absl::Mutex mu_;
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  Json latest_details_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vecsync::engine
