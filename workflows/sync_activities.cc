@@ -38,8 +38,8 @@ std::string Us(absl::string_view column) {
   return absl::StrCat("(EXTRACT(EPOCH FROM ", column, ") * 1000000)::bigint");
 }
 
-// The key of an entity within a domain.
-using Key = std::pair<int64_t, std::string>;
+// The key of an entity within a domain: (team_id, id).
+using Key = clients::VectorKey;
 
 struct Keys {
   std::vector<int64_t> teams;
@@ -450,11 +450,11 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   std::vector<Work*> refreshed;
   std::vector<std::string> refreshed_vectors;
   if (!to_refresh.empty()) {
-    std::vector<clients::VectorKey> refresh_keys;
+    std::vector<Key> refresh_keys;
     for (Work* w : to_refresh) refresh_keys.push_back(w->key);
     auto stored =
         clients::LatestVectors(*env->clickhouse, env->table, domain, version, refresh_keys);
-    std::map<clients::VectorKey, clients::StoredVector> found;
+    std::map<Key, clients::StoredVector> found;
     if (stored.ok()) {
       found = std::move(*stored);
     } else {
@@ -576,7 +576,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
           rows.String(domain);
           rows.Int64(r.GetInt64(0, 0));
           rows.String(r.Get(0, 1));
-          rows.Float32ArrayBytes(r.Get(0, 2));
+          rows.Float32Array(r.Get(0, 2));
           rows.String(r.Get(0, 3));
           rows.String(r.Get(0, 4));
           if (datetime64) {

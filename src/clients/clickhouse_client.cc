@@ -39,12 +39,7 @@ void RowBinaryWriter::String(absl::string_view s) {
   data_.append(s.data(), s.size());
 }
 
-void RowBinaryWriter::Float32Array(const std::vector<float>& values) {
-  VarUInt(values.size());
-  Append(values.data(), values.size() * sizeof(float));
-}
-
-void RowBinaryWriter::Float32ArrayBytes(absl::string_view bytes) {
+void RowBinaryWriter::Float32Array(absl::string_view bytes) {
   VarUInt(bytes.size() / sizeof(float));
   Append(bytes.data(), bytes.size() - bytes.size() % sizeof(float));
 }
@@ -87,7 +82,7 @@ absl::StatusOr<absl::string_view> RowBinaryReader::String() {
   return Take(n);
 }
 
-absl::StatusOr<absl::string_view> RowBinaryReader::Float32ArrayBytes() {
+absl::StatusOr<absl::string_view> RowBinaryReader::Float32Array() {
   ASSIGN_OR_RETURN(uint64_t n, VarUInt());
   if (n > data_.size() / sizeof(float)) {
     return absl::DataLossError(absl::StrCat("RowBinary array of ", n, " floats overruns the body"));

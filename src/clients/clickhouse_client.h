@@ -38,9 +38,8 @@ class RowBinaryWriter {
   // DateTime is seconds since the epoch as UInt32; DateTime64(6) is microseconds as Int64.
   void DateTime(uint32_t seconds) { UInt32(seconds); }
   void String(absl::string_view s);
-  void Float32Array(const std::vector<float>& values);
-  // The same from the vector's little-endian float32 bytes (as vecsync stores them).
-  void Float32ArrayBytes(absl::string_view bytes);
+  // An Array(Float32) from its little-endian float32 bytes (as vecsync stores vectors).
+  void Float32Array(absl::string_view bytes);
 
   // Makes room for `bytes` more without reallocating: large inserts are built in one buffer.
   void Reserve(size_t bytes) { data_.reserve(data_.size() + bytes); }
@@ -65,7 +64,7 @@ class RowBinaryReader {
   absl::StatusOr<int64_t> Int64();
   absl::StatusOr<absl::string_view> String();
   // An Array(Float32), as its little-endian float32 bytes.
-  absl::StatusOr<absl::string_view> Float32ArrayBytes();
+  absl::StatusOr<absl::string_view> Float32Array();
 
  private:
   absl::StatusOr<uint64_t> VarUInt();

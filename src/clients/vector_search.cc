@@ -73,7 +73,7 @@ absl::StatusOr<std::map<VectorKey, StoredVector>> LatestVectors(
     ASSIGN_OR_RETURN(int64_t team_id, rows.Int64());
     ASSIGN_OR_RETURN(absl::string_view id, rows.String());
     ASSIGN_OR_RETURN(uint8_t is_deleted, rows.UInt8());
-    ASSIGN_OR_RETURN(absl::string_view vector, rows.Float32ArrayBytes());
+    ASSIGN_OR_RETURN(absl::string_view vector, rows.Float32Array());
     ASSIGN_OR_RETURN(int64_t version, rows.Int64());
     VectorKey key(team_id, std::string(id));
     // The IN lists cross teams with ids: keep only the pairs asked for.
