@@ -194,6 +194,30 @@ TEST_F(SyncTest, ClickHouseInsertsOverlapTheProcessingOfLaterBatches) {
   EXPECT_GT(e.result["inserted"].get<int64_t>(), 100);
 }
 
+TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndLosesNothing) {
+  // 22 pages of 100 keys: the run checkpoints after 20, while flushes of 50 come and go.
+  Exec(
+      "INSERT INTO posthog_action (team_id, name, description, steps_json, created_at, "
+      "updated_at) SELECT 1 + g % 8, 'bulk action ' || g, 'one of many', "
+      "'[{\"event\": \"$pageview\"}]'::jsonb, now(), now() FROM generate_series(1, 2000) g");
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"summarize_batch_size", 5},
+                                         {"max_parallel_requests", 10},
+                                         {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_GT(
+      QueryInt("SELECT checkpoint_seq FROM vecsync.executions WHERE run_id = '" + run.run_id + "'"),
+      0)
+      << "the run never checkpointed";
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(e.result["inserted"], live.size());
+  EXPECT_EQ(e.result["embedded"], live.size());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
+}
+
 TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
   Sync({{"domain", "cohort"}});
   const int summarized = summarizer_.items, embedded = embedder_.items;

@@ -128,6 +128,30 @@ absl::StatusOr<Json> Race(WorkflowContext& ctx, const Json& input) {
   return Json{{"winner", winner["value"]}};
 }
 
+// Waits for a wave of activities, then goes through them again, already closed, starting a
+// successor for each (with progress in between): that takes no wait, so the successors and the
+// progress are committed together. With "fail", reports progress and fails right after.
+absl::StatusOr<Json> Relay(WorkflowContext& ctx, const Json& input) {
+  std::vector<ActivityHandle> first, second;
+  for (int i = 0; i < 3; ++i) {
+    ASSIGN_OR_RETURN(ActivityHandle h, ctx.StartActivity("echo", {{"wave", 1}}, Options()));
+    first.push_back(h);
+  }
+  for (const ActivityHandle& h : first) RETURN_IF_ERROR(ctx.Await(h).status());
+  for (int i = 0; i < 3; ++i) {
+    RETURN_IF_ERROR(ctx.Await(first[i]).status());
+    RETURN_IF_ERROR(ctx.SetProgress({{"relayed", i + 1}}));
+    ASSIGN_OR_RETURN(ActivityHandle h, ctx.StartActivity("echo", {{"wave", 2}}, Options()));
+    second.push_back(h);
+  }
+  for (const ActivityHandle& h : second) RETURN_IF_ERROR(ctx.Await(h).status());
+  if (input.value("fail", false)) {
+    RETURN_IF_ERROR(ctx.SetProgress({{"stage", "failing"}}));
+    return absl::FailedPreconditionError("relay told to fail");
+  }
+  return Json::object();
+}
+
 // ---- activities ----
 
 absl::StatusOr<Json> Record(ActivityContext& ctx, const Json& input) {
@@ -202,6 +226,7 @@ absl::Status RegisterTestWorkflows(engine::Registry* registry, const std::string
   RETURN_IF_ERROR(registry->RegisterWorkflow("checkpointed", Checkpointed));
   RETURN_IF_ERROR(registry->RegisterWorkflow("slow", Slow));
   RETURN_IF_ERROR(registry->RegisterWorkflow("race", Race));
+  RETURN_IF_ERROR(registry->RegisterWorkflow("relay", Relay));
   RETURN_IF_ERROR(registry->RegisterActivity("record", Record));
   RETURN_IF_ERROR(registry->RegisterActivity("noop", Noop));
   RETURN_IF_ERROR(registry->RegisterActivity("echo", Echo));

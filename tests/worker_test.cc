@@ -188,6 +188,29 @@ TEST_F(WorkerTest, AwaitAnyReplaysTheOriginalChoice) {
   EXPECT_EQ(second->stats().runs_reclaimed, 1);
 }
 
+TEST_F(WorkerTest, CommandsIssuedWithoutWaitingAreCommittedTogether) {
+  auto worker = StartWorker();
+  auto started = Start("relay", Json::object());
+  ExecutionInfo e = WaitClosed(started);
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(e.progress["relayed"], 3);
+  // Each successor was started right after an Await() that had nothing to wait for: one
+  // transaction scheduled all three, instead of one commit per Await().
+  // (A history row is written once, by the transaction that scheduled the activity.)
+  const std::string wave = "FROM vecsync.history WHERE run_id = '" + started.run_id +
+                           "' AND event_type = 'ActivityTaskScheduled' "
+                           "AND attributes->'input'->>'wave' = ";
+  EXPECT_EQ(QueryInt("SELECT count(*) " + wave + "'2'"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(DISTINCT xmin::text) " + wave + "'2'"), 1);
+}
+
+TEST_F(WorkerTest, AFailedWorkflowKeepsItsLastProgress) {
+  auto worker = StartWorker();
+  ExecutionInfo e = WaitClosed(Start("relay", {{"fail", true}}));
+  ASSERT_EQ(e.status, WorkflowStatus::kFailed);
+  EXPECT_EQ(e.progress["stage"], "failing") << e.progress.dump();
+}
+
 TEST_F(WorkerTest, CheckpointsKeepHistoryBoundedAndResumeWhereTheyLeftOff) {
   auto worker = StartWorker();
   auto started = Start("checkpointed", {{"count", 2000}, {"every", 100}});

@@ -101,10 +101,15 @@ class SyncRun {
       if (in_.delay_between_batches > 0) {
         RETURN_IF_ERROR(ctx_.Sleep(absl::Seconds(in_.delay_between_batches)));
       }
-      // Checkpoint at quiet points now and then, to keep the history bounded.
-      if (++pages_since_checkpoint >= 20 && batch_.empty()) {
+      // Checkpoint now and then, to keep the history bounded. A checkpoint needs every activity
+      // closed, and waiting out a ClickHouse insert would idle the summarizing: once one is
+      // due, no new flush starts, and the checkpoint waits for the one in flight to finish on
+      // its own while the pages go on.
+      if (++pages_since_checkpoint >= 20) hold_flushes_ = true;
+      if (hold_flushes_ && batch_.empty() && !flush_) {
         RETURN_IF_ERROR(Drain());
         RETURN_IF_ERROR(ctx_.Checkpoint(position_.doc));
+        hold_flushes_ = false;
         pages_since_checkpoint = 0;
       }
     }
@@ -175,7 +180,7 @@ class SyncRun {
       pending_ += counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
                   counts["tombstoned"].get<int64_t>();
     }
-    if (pending_ >= in_.insert_batch_size && !flush_) {
+    if (pending_ >= in_.insert_batch_size && !flush_ && !hold_flushes_) {
       // One insert's worth; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(flush_, ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1),
                                                   Options(absl::Minutes(30))));
@@ -230,6 +235,7 @@ class SyncRun {
   std::vector<ActivityHandle> in_flight_;
   std::optional<ActivityHandle> flush_;  // The sync-flush in flight, if any.
   int64_t pending_ = 0;                  // Vectors waiting that no flush has taken yet.
+  bool hold_flushes_ = false;            // A checkpoint is due: start no flush until it is taken.
 };
 
 absl::StatusOr<Json> SyncEntityVectors(WorkflowContext& ctx, const Json& input) {

@@ -206,11 +206,13 @@ absl::Status Store::CommitCommands(const std::string& run_id, int64_t generation
     s2c_ms.push_back(
         s.schedule_to_close_timeout ? absl::ToInt64Milliseconds(*s.schedule_to_close_timeout) : -1);
   }
-  // One statement: the fence, the new steps with their history events, activity cancellation
-  // requests, fired timers, and the wake-up for activity workers.
+  // One statement: the fence (with the progress document), the new steps with their history
+  // events, activity cancellation requests, fired timers, and the wake-ups for activity workers
+  // and progress watchers.
   static const std::string kSql = absl::StrCat(
       "WITH fence AS ("
-      "  UPDATE vecsync.executions SET updated_at = now() "
+      "  UPDATE vecsync.executions SET updated_at = now(), "
+      "    progress = COALESCE($13::jsonb, progress) "
       "  WHERE run_id = $1 AND lease_generation = $2 AND status = 'RUNNING' RETURNING run_id), "
       "ins AS ("
       "  INSERT INTO vecsync.steps (run_id, seq, kind, name, workflow_id, input, options, status, "
@@ -259,14 +261,18 @@ absl::Status Store::CommitCommands(const std::string& run_id, int64_t generation
       "  SELECT $1, seq, 'TimerFired' FROM fired) "
       "SELECT (SELECT count(*) FROM fence), "
       "  (SELECT count(*) FROM cancel_started), "
-      "  (SELECT pg_notify('vecsync_activity', '') FROM ins WHERE kind = 'activity' LIMIT 1)");
+      "  (SELECT pg_notify('vecsync_activity', '') FROM ins WHERE kind = 'activity' LIMIT 1), "
+      "  (SELECT pg_notify('vecsync_progress', run_id::text) FROM fence "
+      "   WHERE $13::jsonb IS NOT NULL)");
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Query(kSql, run_id, generation, workflow_id, PgArrayLiteral(seqs),
-                  PgArrayLiteral(kinds), PgArrayLiteral(names), PgArrayLiteral(payloads),
-                  PgArrayLiteral(options), PgArrayLiteral(fire_us), PgArrayLiteral(s2c_ms),
-                  PgArrayLiteral(batch.cancel_activities), PgArrayLiteral(batch.fired_timers)));
+      conn->Query(
+          kSql, run_id, generation, workflow_id, PgArrayLiteral(seqs), PgArrayLiteral(kinds),
+          PgArrayLiteral(names), PgArrayLiteral(payloads), PgArrayLiteral(options),
+          PgArrayLiteral(fire_us), PgArrayLiteral(s2c_ms), PgArrayLiteral(batch.cancel_activities),
+          PgArrayLiteral(batch.fired_timers),
+          batch.progress ? std::optional<std::string>(batch.progress->dump()) : std::nullopt));
   if (r.GetInt64(0, 0) != 1) return LostLease(run_id);
   return absl::OkStatus();
 }
@@ -299,19 +305,6 @@ absl::StatusOr<RunRefresh> Store::Refresh(const std::string& run_id, int64_t gen
     out.closed_steps.push_back(std::move(s));
   }
   return out;
-}
-
-absl::Status Store::SetProgress(const std::string& run_id, int64_t generation,
-                                const Json& progress) {
-  ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn->Query("WITH u AS (UPDATE vecsync.executions SET progress = $3::jsonb, "
-                               "  updated_at = now() WHERE run_id = $1 AND lease_generation = $2 "
-                               "  AND status = 'RUNNING' RETURNING run_id) "
-                               "SELECT pg_notify('vecsync_progress', run_id::text) FROM u",
-                               run_id, generation, progress.dump()));
-  if (r.rows() != 1) return LostLease(run_id);
-  return absl::OkStatus();
 }
 
 absl::Status Store::SaveCheckpoint(const std::string& run_id, int64_t generation, const Json& state,

@@ -70,9 +70,11 @@ struct CommandBatch {
   std::vector<NewStep> new_steps;
   std::vector<int64_t> cancel_activities;
   std::vector<int64_t> fired_timers;
+  std::optional<Json> progress;  // Replaces the run's progress document.
 
   bool empty() const {
-    return new_steps.empty() && cancel_activities.empty() && fired_timers.empty();
+    return new_steps.empty() && cancel_activities.empty() && fired_timers.empty() &&
+           !progress.has_value();
   }
 };
 
@@ -140,7 +142,6 @@ class Store {
                               const std::string& workflow_id, const CommandBatch& batch);
   absl::StatusOr<RunRefresh> Refresh(const std::string& run_id, int64_t generation,
                                      const std::vector<int64_t>& waiting_seqs);
-  absl::Status SetProgress(const std::string& run_id, int64_t generation, const Json& progress);
   // Saves the checkpoint and deletes the steps and history events before next_seq (fenced).
   absl::Status SaveCheckpoint(const std::string& run_id, int64_t generation, const Json& state,
                               int64_t next_seq);

@@ -383,9 +383,13 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
     result = absl::InternalError(absl::StrCat("workflow code threw: ", e.what()));
   }
   bool shutting_down = false;
-  if (!ctx.aborted(&shutting_down) && result.ok()) {
-    absl::Status s = ctx.Flush();
-    if (!s.ok()) result = s;
+  if (!ctx.aborted(&shutting_down)) {
+    if (result.ok()) {
+      absl::Status s = ctx.Flush();
+      if (!s.ok()) result = s;
+    } else {
+      (void)ctx.FlushProgress();  // The last progress stays visible beside the failure.
+    }
   }
   if (ctx.aborted(&shutting_down)) {
     if (shutting_down) (void)store_->ReleaseRun(run.run_id, run.generation);

@@ -75,6 +75,24 @@ absl::Status WorkflowContextImpl::Flush() {
   return absl::OkStatus();
 }
 
+absl::Status WorkflowContextImpl::FlushProgress() {
+  if (!pending_.progress) return absl::OkStatus();
+  CommandBatch progress_only;
+  progress_only.progress = std::move(pending_.progress);
+  pending_.progress.reset();
+  return Retrying([&] {
+    return store_->CommitCommands(run_.run_id, run_.generation, run_.workflow_id, progress_only);
+  });
+}
+
+absl::Status WorkflowContextImpl::TakeDelivered() {
+  absl::MutexLock lock(&state_->mu);
+  if (state_->aborted) return absl::AbortedError(state_->abort_reason);
+  for (auto& [seq, step] : state_->delivered) steps_[seq] = std::move(step);
+  state_->delivered.clear();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<const StepRecord*> WorkflowContextImpl::NextStep(int64_t* seq,
                                                                 absl::string_view kind,
                                                                 absl::string_view name) {
@@ -221,8 +239,8 @@ absl::StatusOr<size_t> WorkflowContextImpl::AwaitAny(absl::Span<const ActivityHa
                               /*non_retryable=*/true, absl::StatusCode::kInternal);
     }
   }
-  RETURN_IF_ERROR(Flush());
   while (true) {
+    RETURN_IF_ERROR(TakeDelivered());
     for (size_t i = 0; i < handles.size(); ++i) {
       if (!steps_.at(handles[i].seq).closed()) continue;
       if (record_choice) {
@@ -238,6 +256,9 @@ absl::StatusOr<size_t> WorkflowContextImpl::AwaitAny(absl::Span<const ActivityHa
         }
       }
     }
+    // Commands are made durable only when the workflow has to wait: a workflow that collects
+    // several closed activities and starts their successors commits them all at once.
+    RETURN_IF_ERROR(Flush());
     RETURN_IF_ERROR(WaitForChange());
   }
 }
@@ -325,8 +346,9 @@ absl::StatusOr<absl::Time> WorkflowContextImpl::Now() {
 }
 
 absl::Status WorkflowContextImpl::SetProgress(const Json& progress) {
-  RETURN_IF_ERROR(Flush());
-  return Retrying([&] { return store_->SetProgress(run_.run_id, run_.generation, progress); });
+  RETURN_IF_ERROR(Usable());
+  pending_.progress = progress;  // Written with the next commit; the latest one wins.
+  return absl::OkStatus();
 }
 
 absl::Status WorkflowContextImpl::Checkpoint(const Json& state) {

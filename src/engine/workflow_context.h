@@ -84,7 +84,8 @@ class WorkflowContext {
   // The current time, recorded on first call at this point of the workflow (a side effect).
   virtual absl::StatusOr<absl::Time> Now() = 0;
 
-  // Replaces the run's progress document (shown by describe and watch).
+  // Replaces the run's progress document (shown by describe and watch). Like a command, it is
+  // written when the workflow next waits or returns; the latest document wins.
   virtual absl::Status SetProgress(const Json& progress) = 0;
 
   // The state saved by the last Checkpoint(); null when the run never checkpointed.

@@ -46,12 +46,16 @@ class WorkflowContextImpl : public WorkflowContext {
   bool aborted(bool* shutting_down) const;
   // Commits buffered commands (the workflow may return right after issuing some).
   absl::Status Flush();
+  // Commits only the buffered progress document (a failed workflow's commands are dropped).
+  absl::Status FlushProgress();
 
  private:
   // Returns the recorded step at the next seq, checking it matches (NONDETERMINISM otherwise),
   // or nullptr when the step is new. Advances next_seq_.
   absl::StatusOr<const StepRecord*> NextStep(int64_t* seq, absl::string_view kind,
                                              absl::string_view name);
+  // Applies the closed steps delivered since the last look, without waiting.
+  absl::Status TakeDelivered();
   // Waits (at most the poll interval) for a change that concerns the run and applies it.
   absl::Status WaitForChange();
   // Handles a newly seen cancellation request: asks open activities to cancel.
