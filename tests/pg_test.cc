@@ -47,6 +47,21 @@ TEST_F(PgTest, EmptyByteaArrayIsAnEmptyArray) {
   EXPECT_EQ(r->GetInt64(0, 0), 0);
 }
 
+TEST_F(PgTest, ArrayLiteralsQuoteElementsAndCarryNulls) {
+  const std::vector<std::optional<std::string>> elements = {"plain", std::nullopt, "NULL",
+                                                            "quo\"te\\back", ""};
+  auto r = conn_->Query(
+      "SELECT e IS NULL, coalesce(e, '') FROM unnest($1::text[]) WITH ORDINALITY AS u(e, n) "
+      "ORDER BY n",
+      PgArrayLiteral(elements));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->rows(), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(r->GetBool(i, 0), !elements[i].has_value()) << i;
+    EXPECT_EQ(r->GetString(i, 1), elements[i].value_or("")) << i;
+  }
+}
+
 TEST_F(PgTest, BinaryResultsReadLikeText) {
   const char* sql =
       "SELECT $1::smallint, $2::int, $3::bigint, true, false, 2.5::float8, "

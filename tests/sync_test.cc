@@ -30,6 +30,7 @@ using engine::WorkflowStatus;
 class CountingSummarizer : public clients::Summarizer {
  public:
   std::string version() const override { return inner_.version(); }
+  bool local() const override { return is_local; }
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
       const std::vector<std::string>& inputs) override {
     items += static_cast<int>(inputs.size());
@@ -53,6 +54,7 @@ class CountingSummarizer : public clients::Summarizer {
   int fail_once_after = -1;
   std::atomic<bool> failed{false};
   std::string fail_marker;
+  bool is_local = false;  // Runs in-process, like the template summarizer, or is a provider.
 
  private:
   clients::TemplateSummarizer inner_;
@@ -295,6 +297,27 @@ TEST_F(SyncTest, APropertyOutsideTheSummaryIsRewrittenWithTheSameVectorAndNoProv
   EXPECT_EQ(lost["embedded"], 1);
   EXPECT_EQ(embedder_.items, embedded + 1);
   EXPECT_EQ(summarizer_.items, summarized);
+}
+
+TEST_F(SyncTest, ALocalSummarizersSummariesAreRecordedWithTheirVectors) {
+  summarizer_.is_local = true;
+  Json first = Sync({{"domain", "cohort"}});
+  ASSERT_GT(first["inserted"].get<int>(), 0);
+  const std::string synced =
+      "SELECT count(*) FROM vecsync.entity_state WHERE domain = 'cohort' AND synced_at IS NOT "
+      "NULL AND NOT deleted";
+  EXPECT_EQ(QueryInt(synced), first["inserted"].get<int>());
+  EXPECT_EQ(QueryInt(synced + " AND (summary IS NULL OR content_hash IS NULL OR "
+                              "summary_hash IS NULL)"),
+            0);
+  // Touched, not changed: the recorded summaries are reused, nothing is summarized again.
+  const int summarized = summarizer_.items;
+  Exec("UPDATE posthog_cohort SET updated_at = now()");
+  Json touched = Sync({{"domain", "cohort"}});
+  EXPECT_GT(touched["selected"].get<int>(), 0);
+  EXPECT_EQ(summarizer_.items, summarized);
+  EXPECT_EQ(touched["embedded"], 0);
+  EXPECT_EQ(touched["skipped_unchanged"], touched["selected"]);
 }
 
 TEST_F(SyncTest, AProviderFailureMidBatchNeverPaysTwiceForASummary) {

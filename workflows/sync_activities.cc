@@ -209,12 +209,14 @@ struct Work {
 
 // Queues `items` with their vectors (little-endian float32 bytes) in the hand-off table, for
 // the next sync-flush to insert into ClickHouse. Replaces what an item had queued before.
+// With `record_summaries`, the flush also records the items' summaries in entity_state.
 absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, int version,
                                 absl::Span<Work* const> items,
-                                const std::vector<std::string>& vectors) {
+                                const std::vector<std::string>& vectors, bool record_summaries) {
   if (items.empty()) return absl::OkStatus();
   std::vector<int64_t> teams, row_versions, updated_us;
   std::vector<std::string> ids, texts, properties, vector_hashes;
+  std::vector<std::optional<std::string>> content_hashes, summary_hashes;
   for (const Work* w : items) {
     teams.push_back(w->key.first);
     ids.push_back(w->key.second);
@@ -223,30 +225,36 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
     row_versions.push_back(static_cast<int64_t>(w->row_version));
     updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
     vector_hashes.push_back(w->vector_hash);
+    content_hashes.push_back(record_summaries ? std::optional(w->content_hash) : std::nullopt);
+    summary_hashes.push_back(record_summaries ? std::optional(w->summary_hash) : std::nullopt);
   }
   return conn
       .Query(
           absl::StrCat("INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
                        "  text, properties, is_deleted, embedding_version, row_version, "
-                       "  source_updated_at, vector_hash) "
+                       "  source_updated_at, vector_hash, content_hash, summary_hash) "
                        "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
                        "  v.properties::jsonb, false, $2, v.row_version, ",
                        kEpoch,
-                       "v.updated_us, v.vector_hash "
+                       "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash "
                        "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
-                       "  $7::text[], $8::bigint[], $9::bigint[], $10::text[]) "
+                       "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], "
+                       "  $12::text[]) "
                        "  AS v(team_id, entity_id, vector, text, properties, row_version, "
-                       "       updated_us, vector_hash) "
+                       "       updated_us, vector_hash, content_hash, summary_hash) "
                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
                        "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
                        "  properties = EXCLUDED.properties, is_deleted = false, "
                        "  embedding_version = EXCLUDED.embedding_version, "
                        "  row_version = EXCLUDED.row_version, "
                        "  source_updated_at = EXCLUDED.source_updated_at, "
-                       "  vector_hash = EXCLUDED.vector_hash"),
+                       "  vector_hash = EXCLUDED.vector_hash, "
+                       "  content_hash = EXCLUDED.content_hash, "
+                       "  summary_hash = EXCLUDED.summary_hash"),
           domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
           PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
-          PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes))
+          PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes), PgArrayLiteral(content_hashes),
+          PgArrayLiteral(summary_hashes))
       .status();
 }
 
@@ -482,8 +490,6 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
-  // A local summarizer's summaries, in the transaction that queues their vectors.
-  if (env->summarizer->local()) RETURN_IF_ERROR(RecordSummaries(*conn, domain, to_summarize));
   for (size_t start = 0; start < to_embed.size(); start += static_cast<size_t>(embed_batch)) {
     const size_t end = std::min(to_embed.size(), start + static_cast<size_t>(embed_batch));
     std::vector<std::string> texts;
@@ -501,12 +507,14 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     }
     std::vector<std::string> vector_bytes;
     for (const std::vector<float>& v : *vectors) vector_bytes.push_back(VectorBytes(v));
+    // A local summarizer's summaries are recorded by the flush, with their vectors.
     RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version,
                                        absl::MakeConstSpan(to_embed).subspan(start, end - start),
-                                       vector_bytes));
+                                       vector_bytes, env->summarizer->local()));
     counts["embedded"] = counts["embedded"].get<int>() + static_cast<int>(end - start);
   }
-  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, refreshed, refreshed_vectors));
+  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, refreshed, refreshed_vectors,
+                                     /*record_summaries=*/false));
   counts["refreshed"] = static_cast<int>(refreshed.size());
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
@@ -612,14 +620,21 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                     "    AND (p.team_id, p.entity_id) BETWEEN ($5::bigint, $6::text) "
                     "      AND ($7::bigint, $8::text) "
                     "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
-                    "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties) "
+                    "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties, "
+                    "    p.content_hash, p.text, p.summary_hash) "
                     "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
                     "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
-                    "  properties) "
+                    "  properties, content_hash, summary, summary_hash) "
                     "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
-                    "  is_deleted, source_updated_at, properties FROM moved "
+                    "  is_deleted, source_updated_at, properties, content_hash, "
+                    "  CASE WHEN content_hash IS NOT NULL THEN text END, summary_hash "
+                    "FROM moved "
                     "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
                     "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
+                    // Summaries the flush carries (a local summarizer's); others are kept.
+                    "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
+                    "  summary = COALESCE(EXCLUDED.summary, st.summary), "
+                    "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
                     "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
                     "  deleted = EXCLUDED.deleted, "
                     "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "

@@ -106,16 +106,38 @@ nlohmann::json PgResult::GetJson(int row, int column) const {
   return j.is_discarded() ? nlohmann::json() : j;
 }
 
+namespace {
+
+void AppendQuotedElement(std::string* out, absl::string_view element) {
+  *out += '"';
+  for (char c : element) {
+    if (c == '"' || c == '\\') *out += '\\';
+    *out += c;
+  }
+  *out += '"';
+}
+
+}  // namespace
+
 std::string PgArrayLiteral(const std::vector<std::string>& elements) {
   std::string out = "{";
   for (size_t i = 0; i < elements.size(); ++i) {
     if (i > 0) out += ',';
-    out += '"';
-    for (char c : elements[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+    AppendQuotedElement(&out, elements[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string PgArrayLiteral(const std::vector<std::optional<std::string>>& elements) {
+  std::string out = "{";
+  for (size_t i = 0; i < elements.size(); ++i) {
+    if (i > 0) out += ',';
+    if (elements[i]) {
+      AppendQuotedElement(&out, *elements[i]);
+    } else {
+      out += "NULL";
     }
-    out += '"';
   }
   out += '}';
   return out;

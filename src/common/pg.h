@@ -115,8 +115,10 @@ template <typename Int>
 requires std::is_integral_v<Int> PgParam ToPgParam(Int v) { return std::to_string(v); }
 inline PgParam ToPgParam(double v) { return std::to_string(v); }
 
-// Formats `elements` as a PostgreSQL array literal ('{"a","b"}'), quoting every element.
+// Formats `elements` as a PostgreSQL array literal ('{"a","b"}'), quoting every element;
+// nullopt is a NULL element.
 std::string PgArrayLiteral(const std::vector<std::string>& elements);
+std::string PgArrayLiteral(const std::vector<std::optional<std::string>>& elements);
 std::string PgArrayLiteral(const std::vector<int64_t>& elements);
 
 // A bytea[] parameter in the binary format: the elements travel as raw bytes, with no escaping
