@@ -196,19 +196,32 @@ TEST_F(SyncTest, ClickHouseInsertsOverlapTheProcessingOfLaterBatches) {
   EXPECT_GT(e.result["inserted"].get<int64_t>(), 100);
 }
 
-TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndLosesNothing) {
-  // 22 pages of 100 keys: the run checkpoints after 20, while flushes of 50 come and go.
+TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint) {
+  // 42 pages of 100 keys: the run checkpoints after 20 and 40, while flushes of 50 come and go.
   Exec(
       "INSERT INTO posthog_action (team_id, name, description, steps_json, created_at, "
       "updated_at) SELECT 1 + g % 8, 'bulk action ' || g, 'one of many', "
-      "'[{\"event\": \"$pageview\"}]'::jsonb, now(), now() FROM generate_series(1, 2000) g");
+      "'[{\"event\": \"$pageview\"}]'::jsonb, now(), now() FROM generate_series(1, 4000) g");
   const engine::StartWorkflowResult run =
       Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
                                          {"summarize_batch_size", 5},
                                          {"max_parallel_requests", 10},
                                          {"insert_batch_size", 50}});
+  // Checkpointed, and a flush started after the checkpoint.
+  const std::string checkpointed =
+      "SELECT count(*) FROM vecsync.executions e JOIN vecsync.steps s USING (run_id) "
+      "WHERE e.run_id = '" +
+      run.run_id +
+      "' AND e.checkpoint_seq > 0 AND s.seq >= e.checkpoint_seq "
+      "AND s.name = 'sync-flush'";
+  ASSERT_TRUE(testing::WaitUntil([&] { return QueryInt(checkpointed) > 0; }, absl::Seconds(60)));
+  // Another worker takes the run over and replays it from the checkpoint: it must issue the
+  // same commands (a flush where the run started one), or the run fails as nondeterministic.
+  worker_->Shutdown();
+  worker_ = StartWorker();
   ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(worker_->stats().runs_reclaimed, 1);
   EXPECT_GT(
       QueryInt("SELECT checkpoint_seq FROM vecsync.executions WHERE run_id = '" + run.run_id + "'"),
       0)

@@ -528,7 +528,8 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                     "$6::bigint) "
                     "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET vector = ''::bytea, "
                     "  text = '', is_deleted = true, row_version = EXCLUDED.row_version, "
-                    "  source_updated_at = EXCLUDED.source_updated_at",
+                    "  source_updated_at = EXCLUDED.source_updated_at, "
+                    "  content_hash = NULL, summary_hash = NULL",
                 domain, w->key.first, w->key.second, version,
                 static_cast<int64_t>(RowVersion(version, when)), absl::ToUnixMicros(when))
             .status());

@@ -63,6 +63,8 @@ class SyncRun {
     for (const char* c : kCounters) {  // A checkpoint from an older vecsync may lack some.
       if (!position_.doc["counters"].contains(c)) position_.doc["counters"][c] = 0;
     }
+    // What decides when the next flush starts: a replay must start it where the run did.
+    pending_ = position_.doc.value("pending", int64_t{0});
     if (!position_.doc.contains("snapshot_us")) {
       ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
       position_.doc["snapshot_us"] = absl::ToUnixMicros(in_.start_dt.value_or(now));
@@ -108,6 +110,7 @@ class SyncRun {
       if (++pages_since_checkpoint >= 20) hold_flushes_ = true;
       if (hold_flushes_ && batch_.empty() && !flush_) {
         RETURN_IF_ERROR(Drain());
+        position_.doc["pending"] = pending_;
         RETURN_IF_ERROR(ctx_.Checkpoint(position_.doc));
         hold_flushes_ = false;
         pages_since_checkpoint = 0;

@@ -267,12 +267,11 @@ absl::Status Store::CommitCommands(const std::string& run_id, int64_t generation
   ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
   ASSIGN_OR_RETURN(
       PgResult r,
-      conn->Query(
-          kSql, run_id, generation, workflow_id, PgArrayLiteral(seqs), PgArrayLiteral(kinds),
-          PgArrayLiteral(names), PgArrayLiteral(payloads), PgArrayLiteral(options),
-          PgArrayLiteral(fire_us), PgArrayLiteral(s2c_ms), PgArrayLiteral(batch.cancel_activities),
-          PgArrayLiteral(batch.fired_timers),
-          batch.progress ? std::optional<std::string>(batch.progress->dump()) : std::nullopt));
+      conn->Query(kSql, run_id, generation, workflow_id, PgArrayLiteral(seqs),
+                  PgArrayLiteral(kinds), PgArrayLiteral(names), PgArrayLiteral(payloads),
+                  PgArrayLiteral(options), PgArrayLiteral(fire_us), PgArrayLiteral(s2c_ms),
+                  PgArrayLiteral(batch.cancel_activities), PgArrayLiteral(batch.fired_timers),
+                  batch.progress));
   if (r.GetInt64(0, 0) != 1) return LostLease(run_id);
   return absl::OkStatus();
 }

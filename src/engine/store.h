@@ -70,7 +70,7 @@ struct CommandBatch {
   std::vector<NewStep> new_steps;
   std::vector<int64_t> cancel_activities;
   std::vector<int64_t> fired_timers;
-  std::optional<Json> progress;  // Replaces the run's progress document.
+  std::optional<std::string> progress;  // Replaces the run's progress document (JSON text).
 
   bool empty() const {
     return new_steps.empty() && cancel_activities.empty() && fired_timers.empty() &&

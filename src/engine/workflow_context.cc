@@ -347,7 +347,9 @@ absl::StatusOr<absl::Time> WorkflowContextImpl::Now() {
 
 absl::Status WorkflowContextImpl::SetProgress(const Json& progress) {
   RETURN_IF_ERROR(Usable());
-  pending_.progress = progress;  // Written with the next commit; the latest one wins.
+  // Written with the next commit; the latest one wins. Serialized now, and never throws:
+  // invalid UTF-8 in a progress document becomes U+FFFD instead of failing the run.
+  pending_.progress = progress.dump(-1, ' ', false, Json::error_handler_t::replace);
   return absl::OkStatus();
 }
 
