@@ -87,6 +87,10 @@ absl::Status WorkflowContextImpl::FlushProgress() {
 
 absl::Status WorkflowContextImpl::TakeDelivered() {
   absl::MutexLock lock(&state_->mu);
+  return TakeDeliveredLocked();
+}
+
+absl::Status WorkflowContextImpl::TakeDeliveredLocked() {
   if (state_->aborted) return absl::AbortedError(state_->abort_reason);
   for (auto& [seq, step] : state_->delivered) steps_[seq] = std::move(step);
   state_->delivered.clear();
@@ -172,9 +176,7 @@ absl::Status WorkflowContextImpl::WaitForChange() {
              (s->cancel_requested && !seen);
     };
     const bool changed = state_->mu.AwaitWithTimeout(absl::Condition(&changed_fn), poll_interval_);
-    if (state_->aborted) return absl::AbortedError(state_->abort_reason);
-    for (auto& [seq, step] : state_->delivered) steps_[seq] = std::move(step);
-    state_->delivered.clear();
+    RETURN_IF_ERROR(TakeDeliveredLocked());
     refresh = state_->refresh_needed || !changed;
     state_->refresh_needed = false;
     cancel = state_->cancel_requested;

@@ -54,8 +54,10 @@ class WorkflowContextImpl : public WorkflowContext {
   // or nullptr when the step is new. Advances next_seq_.
   absl::StatusOr<const StepRecord*> NextStep(int64_t* seq, absl::string_view kind,
                                              absl::string_view name);
-  // Applies the closed steps delivered since the last look, without waiting.
+  // Applies the closed steps delivered since the last look, without waiting. ABORTED once the
+  // run was lost.
   absl::Status TakeDelivered();
+  absl::Status TakeDeliveredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu);
   // Waits (at most the poll interval) for a change that concerns the run and applies it.
   absl::Status WaitForChange();
   // Handles a newly seen cancellation request: asks open activities to cancel.
