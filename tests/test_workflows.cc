@@ -152,6 +152,18 @@ absl::StatusOr<Json> Relay(WorkflowContext& ctx, const Json& input) {
   return Json::object();
 }
 
+// A quick activity, a pause of wall time (`pause_ms`), then a slow one. A worker that takes the
+// run over while the slow one runs replays the quick one, pauses, and in the meantime learns
+// that the slow one (handed back, and run again by the new worker) completed: the replay must
+// still find it recorded as the command it issues next.
+absl::StatusOr<Json> Handover(WorkflowContext& ctx, const Json& input) {
+  ASSIGN_OR_RETURN(ActivityHandle quick, ctx.StartActivity("echo", {{"step", 1}}, Options()));
+  RETURN_IF_ERROR(ctx.Await(quick).status());
+  absl::SleepFor(absl::Milliseconds(input.value("pause_ms", 0)));
+  RETURN_IF_ERROR(ctx.Await(quick).status());  // Closed: looks at what was delivered, no wait.
+  return ctx.ExecuteActivity("sleep", {{"sleep_ms", input.value("sleep_ms", 0)}}, Options());
+}
+
 // ---- activities ----
 
 absl::StatusOr<Json> Record(ActivityContext& ctx, const Json& input) {
@@ -227,6 +239,7 @@ absl::Status RegisterTestWorkflows(engine::Registry* registry, const std::string
   RETURN_IF_ERROR(registry->RegisterWorkflow("slow", Slow));
   RETURN_IF_ERROR(registry->RegisterWorkflow("race", Race));
   RETURN_IF_ERROR(registry->RegisterWorkflow("relay", Relay));
+  RETURN_IF_ERROR(registry->RegisterWorkflow("handover", Handover));
   RETURN_IF_ERROR(registry->RegisterActivity("record", Record));
   RETURN_IF_ERROR(registry->RegisterActivity("noop", Noop));
   RETURN_IF_ERROR(registry->RegisterActivity("echo", Echo));

@@ -188,6 +188,25 @@ TEST_F(WorkerTest, AwaitAnyReplaysTheOriginalChoice) {
   EXPECT_EQ(second->stats().runs_reclaimed, 1);
 }
 
+TEST_F(WorkerTest, AReplayThatLearnsOfACompletionBeforeReachingItsCommandFollowsTheRecord) {
+  auto started = Start("handover", {{"pause_ms", 1500}, {"sleep_ms", 400}});
+  {
+    engine::WorkerOptions hasty = FastOptions();
+    hasty.shutdown_grace = absl::ZeroDuration();  // Hand the slow activity back at once.
+    auto first = StartWorker(hasty);
+    ASSERT_TRUE(WaitUntil(
+        [&] { return QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep'") == 1; },
+        absl::Seconds(10)));
+    first->Shutdown();
+  }
+  // The new worker runs the slow activity again (400 ms) while the replay pauses (1500 ms).
+  auto second = StartWorker();
+  ExecutionInfo e = WaitClosed(started);
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(second->stats().runs_reclaimed, 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep'"), 2);
+}
+
 TEST_F(WorkerTest, CommandsIssuedWithoutWaitingAreCommittedTogether) {
   auto worker = StartWorker();
   auto started = Start("relay", Json::object());

@@ -92,7 +92,16 @@ absl::Status WorkflowContextImpl::TakeDelivered() {
 
 absl::Status WorkflowContextImpl::TakeDeliveredLocked() {
   if (state_->aborted) return absl::AbortedError(state_->abort_reason);
-  for (auto& [seq, step] : state_->delivered) steps_[seq] = std::move(step);
+  // A delivery carries the outcome only. The step it closes keeps what the run issued: a
+  // replay may learn of an activity's completion before it reaches the command that started
+  // it, and must still find that command as recorded.
+  for (auto& [seq, delivered] : state_->delivered) {
+    auto it = steps_.find(seq);
+    if (it == steps_.end()) continue;  // Not a step of this run as this context knows it.
+    it->second.status = std::move(delivered.status);
+    it->second.result = std::move(delivered.result);
+    it->second.failure = std::move(delivered.failure);
+  }
   state_->delivered.clear();
   return absl::OkStatus();
 }
