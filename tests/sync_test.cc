@@ -67,10 +67,25 @@ class CountingEmbedder : public clients::Embedder {
   int dimensions() const override { return inner_->dimensions(); }
   absl::StatusOr<std::vector<std::vector<float>>> Embed(
       const std::vector<std::string>& texts) override {
+    const int now = ++in_flight;
+    for (int seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    absl::SleepFor(delay);
+    --in_flight;
+    if (unavailable_once.exchange(false)) return absl::UnavailableError("embeddings are down");
+    for (const std::string& text : texts) {
+      if (!fail_marker.empty() && text.find(fail_marker) != std::string::npos) {
+        return absl::InvalidArgumentError("the input was rejected");
+      }
+    }
     items += static_cast<int>(texts.size());
     return inner_->Embed(texts);
   }
-  std::atomic<int> items{0};
+  std::atomic<int> items{0};  // Embedded and paid for.
+  std::atomic<int> in_flight{0}, max_in_flight{0};
+  absl::Duration delay;                       // Each request takes this long.
+  std::atomic<bool> unavailable_once{false};  // The next request finds the provider down.
+  std::string fail_marker;                    // A request with a text containing it is rejected.
 
  private:
   std::unique_ptr<clients::HashingEmbedder> inner_;
@@ -231,6 +246,56 @@ TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint)
   EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(e.result["embedded"], live.size());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
+}
+
+TEST_F(SyncTest, TheFlushEmbedsItsRowsInParallelAndNoVectorPassesThroughPostgres) {
+  // Every vector written to the hand-off table, as the sync writes it.
+  Exec(
+      "CREATE TABLE vecsync.vectors_seen (entity_id text); "
+      "CREATE FUNCTION vecsync.note_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "  IF NEW.vector IS NOT NULL AND NOT NEW.is_deleted THEN "
+      "    INSERT INTO vecsync.vectors_seen VALUES (NEW.entity_id); END IF; RETURN NEW; END $$; "
+      "CREATE TRIGGER note_vector BEFORE INSERT OR UPDATE ON vecsync.pending_vectors "
+      "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_vector()");
+  embedder_.delay = absl::Milliseconds(20);
+  Json result = Sync({{"domain", "action"},
+                      {"embed_batch_size", 4},
+                      {"max_parallel_requests", 4},
+                      {"insert_batch_size", 100}});
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(result["embedded"], live.size());
+  EXPECT_EQ(result["inserted"], live.size());
+  EXPECT_EQ(embedder_.items, static_cast<int>(live.size()));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.vectors_seen"), 0)
+      << "vectors go from the embedder straight into the ClickHouse insert";
+  // Only flushes embed, one at a time: overlapping requests come from one flush.
+  EXPECT_GT(embedder_.max_in_flight, 1);
+  EXPECT_LE(embedder_.max_in_flight, 4);
+}
+
+TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
+  embedder_.fail_marker = "#7.";  // Action 7's summary: its name ends in "#7".
+  embedder_.unavailable_once = true;
+  Json first = Sync({{"domain", "action"}, {"embed_batch_size", 1}});
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(first["failed"], 1);
+  EXPECT_EQ(first["embedded"], live.size() - 1);
+  EXPECT_EQ(ClickHouseKeys("action", 0).size(), live.size() - 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE domain = 'action' "
+                     "AND entity_id = '7' AND failures = 1 "
+                     "AND last_error = 'the input was rejected' AND synced_at IS NULL"),
+            1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
+  EXPECT_FALSE(embedder_.unavailable_once) << "the outage was met, and the flush retried";
+
+  embedder_.fail_marker.clear();
+  const int summarized = summarizer_.items;
+  Json retried = Sync({{"domain", "action"}});
+  EXPECT_EQ(retried["embedded"], 1);
+  EXPECT_EQ(summarizer_.items, summarized) << "its summary was kept";
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0);
 }
 
 TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {

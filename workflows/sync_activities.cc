@@ -17,6 +17,7 @@
 #include "src/common/metrics.h"
 #include "src/common/status_macros.h"
 #include "src/engine/errors.h"
+#include "workflows/embed_batches.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -62,10 +63,6 @@ uint64_t RowVersion(int embedding_version, absl::Time source_updated_at) {
   const uint64_t ms =
       static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixMillis(source_updated_at)));
   return (static_cast<uint64_t>(embedding_version) << 44) | (ms & ((1ULL << 44) - 1));
-}
-
-std::string VectorBytes(const std::vector<float>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
 // ---- sync-prepare ---------------------------------------------------------------------------
@@ -293,6 +290,36 @@ absl::Status RecordSummaries(PgConnection& conn, const std::string& domain,
       .status();
 }
 
+// Records that `key` failed with `error`: later runs retry it, and after kMaxEntityFailures
+// failures it is quarantined. With `row_version`, only if the row queued for it is still that
+// one (it leaves the hand-off table); a newer version queued meanwhile makes the failure moot.
+absl::Status RecordFailure(PgConnection& conn, const std::string& domain, const Key& key,
+                           const std::string& error,
+                           std::optional<int64_t> row_version = std::nullopt) {
+  return conn
+      .Query(
+          "WITH gone AS (DELETE FROM vecsync.pending_vectors WHERE domain = $1 "
+          "  AND team_id = $2 AND entity_id = $3 AND row_version = $6 RETURNING 1) "
+          "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, failures, "
+          "  last_error, quarantined) "
+          "SELECT $1, $2, $3, 1, $4, 1 >= $5 WHERE $6::bigint IS NULL OR EXISTS "
+          "  (SELECT 1 FROM gone) "
+          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+          "  failures = entity_state.failures + 1, last_error = EXCLUDED.last_error, "
+          "  quarantined = entity_state.failures + 1 >= $5, updated_at = now()",
+          domain, key.first, key.second, error, kMaxEntityFailures,
+          row_version ? PgParam(std::to_string(*row_version)) : PgParam(std::nullopt))
+      .status();
+}
+
+// Whether a provider error may pass (an outage, a rate limit, a timeout): the activity fails
+// and the engine retries it. Any other error is the items' own, recorded against them.
+bool ProviderMayRecover(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kResourceExhausted ||
+         s.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
 // Heartbeats an activity every kKeepAliveInterval from a thread of its own for as long as it
 // lives: an attempt blocked on a slow or rate-limited provider is not taken for a dead one.
 class KeepAlive {
@@ -322,7 +349,6 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                    entities::EntityConfigRegistry::Default().Find(input["domain"]));
   ASSIGN_OR_RETURN(Keys keys, ParseKeys(input["keys"]));
   const int version = input["embedding_version"];
-  const int embed_batch = input.value("embed_batch_size", 96);
   const std::string domain = config->domain();
   const std::string id = config->id_sql();
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
@@ -383,7 +409,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     it->second.has_state = true;
   }
 
-  Json counts = {{"selected", work.size()}, {"summarized", 0}, {"embedded", 0},  {"refreshed", 0},
+  Json counts = {{"selected", work.size()}, {"summarized", 0}, {"refreshed", 0},
                  {"skipped_unchanged", 0},  {"failed", 0},     {"tombstoned", 0}};
   const std::string embed_identity =
       absl::StrCat(env->embedder->model(), "/", env->embedder->dimensions());
@@ -490,32 +516,14 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
-  for (size_t start = 0; start < to_embed.size(); start += static_cast<size_t>(embed_batch)) {
-    const size_t end = std::min(to_embed.size(), start + static_cast<size_t>(embed_batch));
-    std::vector<std::string> texts;
-    for (size_t i = start; i < end; ++i) texts.push_back(to_embed[i]->summary);
-    absl::StatusOr<std::vector<std::vector<float>>> vectors = env->embedder->Embed(texts);
-    if (!vectors.ok()) {
-      const absl::StatusCode code = vectors.status().code();
-      if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
-          code == absl::StatusCode::kDeadlineExceeded) {
-        return vectors.status();  // The provider may recover: the engine retries the activity.
-      }
-      for (size_t i = start; i < end; ++i)
-        to_embed[i]->error = std::string(vectors.status().message());
-      continue;
-    }
-    std::vector<std::string> vector_bytes;
-    for (const std::vector<float>& v : *vectors) vector_bytes.push_back(VectorBytes(v));
-    // A local summarizer's summaries are recorded by the flush, with their vectors.
-    RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version,
-                                       absl::MakeConstSpan(to_embed).subspan(start, end - start),
-                                       vector_bytes, env->summarizer->local()));
-    counts["embedded"] = counts["embedded"].get<int>() + static_cast<int>(end - start);
-  }
+  // Queued without their vectors: the flush embeds them right before inserting them, so no
+  // vector is written to PostgreSQL. A local summarizer's summaries are recorded by the flush.
+  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, to_embed, /*vectors=*/{},
+                                     env->summarizer->local()));
   RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, refreshed, refreshed_vectors,
                                      /*record_summaries=*/false));
   counts["refreshed"] = static_cast<int>(refreshed.size());
+  counts["queued"] = static_cast<int>(to_embed.size() + refreshed.size() + tombstones.size());
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
     RETURN_IF_ERROR(
@@ -535,18 +543,10 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
             .status());
     counts["tombstoned"] = counts["tombstoned"].get<int>() + 1;
   }
-  // Failed items: recorded with their error, retried by later runs, quarantined at the limit.
   for (auto& [key, w] : work) {
     if (w.error.empty()) continue;
     counts["failed"] = counts["failed"].get<int>() + 1;
-    RETURN_IF_ERROR(
-        conn->Query("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, failures, "
-                    "  last_error, quarantined) VALUES ($1, $2, $3, 1, $4, 1 >= $5) "
-                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                    "  failures = entity_state.failures + 1, last_error = EXCLUDED.last_error, "
-                    "  quarantined = entity_state.failures + 1 >= $5, updated_at = now()",
-                    domain, key.first, key.second, w.error, kMaxEntityFailures)
-            .status());
+    RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error));
   }
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
@@ -557,98 +557,173 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
 // ---- sync-flush -----------------------------------------------------------------------------
 
+// A row of the hand-off table that waits for its vector.
+struct Unembedded {
+  int64_t team_id = 0;
+  std::string id, text, properties;
+  bool deleted = false;
+  int64_t embedding_version = 0, row_version = 0;
+};
+
 absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, const Json& input) {
   const std::string domain = input["domain"];
   const int limit = input["insert_batch_size"];
   const int max_batches = input.value("max_batches", 0);
   const bool datetime64 = input.value("datetime64", false);
+  const int embed_batch = input.value("embed_batch_size", 96);
+  const int parallel = input.value("max_parallel_requests", 5);
+  const size_t vector_bytes = sizeof(float) * static_cast<size_t>(env->embedder->dimensions());
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
-  int64_t inserted = 0;
+  int64_t inserted = 0, embedded = 0, failed = 0;
   for (int batch = 1;; ++batch) {
-    // Rows are encoded as they arrive: the batch is held once, as the insert's body.
+    // Rows are encoded as they arrive (or as their vectors do): the batch is held once, as the
+    // insert's body.
     clients::RowBinaryWriter rows;
-    std::vector<int64_t> teams, versions;
+    std::vector<int64_t> teams, versions;  // The rows encoded.
     std::vector<std::string> ids;
     const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    auto encode = [&](int64_t team_id, absl::string_view id, absl::string_view vector,
+                      absl::string_view text, absl::string_view properties, bool deleted,
+                      int64_t embedding_version, int64_t row_version) {
+      rows.String(domain);
+      rows.Int64(team_id);
+      rows.String(id);
+      rows.Float32Array(vector);
+      rows.String(text);
+      rows.String(properties);
+      if (datetime64) {
+        rows.Int64(now_us);
+      } else {
+        rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
+      }
+      rows.UInt8(deleted ? 1 : 0);
+      rows.UInt32(static_cast<uint32_t>(embedding_version));
+      rows.UInt64(static_cast<uint64_t>(row_version));
+      teams.push_back(team_id);
+      ids.emplace_back(id);
+      versions.push_back(row_version);
+    };
+    std::vector<Unembedded> unembedded;
+    int read = 0;
+    std::pair<int64_t, std::string> first_key, last_key;  // In the database's order.
     RETURN_IF_ERROR(conn->QueryRows(
         "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
         "embedding_version, row_version FROM vecsync.pending_vectors WHERE domain = $1 "
         "ORDER BY team_id, entity_id LIMIT $2",
         {domain, ToPgParam(limit)}, PgConnection::ResultFormat::kBinary, [&](const PgResult& r) {
-          if (teams.empty()) {
+          const bool has_vector = !r.IsNull(0, 2);
+          if (read++ == 0) {
             // Room for a whole batch of rows like the first, so the buffer never moves. Pages
             // a short batch leaves untouched cost no memory.
             size_t row_bytes = domain.size() + 29 + 5 * 10;  // Numbers, length prefixes.
-            for (int column : {1, 2, 3, 4}) row_bytes += r.Get(0, column).size();
+            for (int column : {1, 3, 4}) row_bytes += r.Get(0, column).size();
+            row_bytes += has_vector ? r.Get(0, 2).size() : vector_bytes;
             rows.Reserve(row_bytes * static_cast<size_t>(limit) * 5 / 4);
+            first_key = {r.GetInt64(0, 0), r.GetString(0, 1)};
           }
-          rows.String(domain);
-          rows.Int64(r.GetInt64(0, 0));
-          rows.String(r.Get(0, 1));
-          rows.Float32Array(r.Get(0, 2));
-          rows.String(r.Get(0, 3));
-          rows.String(r.Get(0, 4));
-          if (datetime64) {
-            rows.Int64(now_us);
+          last_key = {r.GetInt64(0, 0), r.GetString(0, 1)};
+          if (has_vector) {
+            encode(r.GetInt64(0, 0), r.Get(0, 1), r.Get(0, 2), r.Get(0, 3), r.Get(0, 4),
+                   r.GetBool(0, 5), r.GetInt64(0, 6), r.GetInt64(0, 7));
           } else {
-            rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
+            unembedded.push_back({r.GetInt64(0, 0), r.GetString(0, 1), r.GetString(0, 3),
+                                  r.GetString(0, 4), r.GetBool(0, 5), r.GetInt64(0, 6),
+                                  r.GetInt64(0, 7)});
           }
-          rows.UInt8(r.GetBool(0, 5) ? 1 : 0);
-          rows.UInt32(static_cast<uint32_t>(r.GetInt64(0, 6)));
-          rows.UInt64(static_cast<uint64_t>(r.GetInt64(0, 7)));
-          teams.push_back(r.GetInt64(0, 0));
-          ids.push_back(r.GetString(0, 1));
-          versions.push_back(r.GetInt64(0, 7));
           return absl::OkStatus();
         }));
-    const int batch_rows = static_cast<int>(teams.size());
-    if (batch_rows == 0) break;
-    RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
-        absl::StrCat(env->table,
-                     " (domain, team_id, id, vector, text, properties, timestamp, "
-                     "is_deleted, embedding_version, version)"),
-        rows.data()));
+    if (read == 0) break;
+    // Embed what waits for its vector, up to max_parallel_requests requests at a time; a
+    // request's vectors are encoded as they arrive. An error the provider may recover from
+    // fails the attempt (nothing was inserted or recorded); any other fails its items.
+    std::vector<std::pair<const Unembedded*, std::string>> failures;
+    if (!unembedded.empty()) {
+      std::vector<std::string> texts;
+      texts.reserve(unembedded.size());
+      for (const Unembedded& u : unembedded) texts.push_back(u.text);
+      KeepAlive keep_alive(ctx, {{"stage", "embedding"}, {"inserted", inserted}});
+      RETURN_IF_ERROR(EmbedInBatches(
+          *env->embedder, texts, embed_batch, parallel,
+          [&](size_t first, absl::StatusOr<std::vector<std::vector<float>>> vectors) {
+            const size_t n = std::min(texts.size() - first, static_cast<size_t>(embed_batch));
+            if (!vectors.ok()) {
+              if (ProviderMayRecover(vectors.status())) return vectors.status();
+              for (size_t i = first; i < first + n; ++i) {
+                failures.emplace_back(&unembedded[i], std::string(vectors.status().message()));
+              }
+              return absl::OkStatus();
+            }
+            for (size_t i = 0; i < n; ++i) {
+              const Unembedded& u = unembedded[first + i];
+              const std::vector<float>& v = (*vectors)[i];
+              encode(u.team_id, u.id,
+                     absl::string_view(reinterpret_cast<const char*>(v.data()),
+                                       v.size() * sizeof(float)),
+                     u.text, u.properties, u.deleted, u.embedding_version, u.row_version);
+            }
+            embedded += static_cast<int64_t>(n);
+            return absl::OkStatus();
+          }));
+    }
+    if (!teams.empty()) {
+      RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
+          absl::StrCat(env->table,
+                       " (domain, team_id, id, vector, text, properties, timestamp, "
+                       "is_deleted, embedding_version, version)"),
+          rows.data()));
+    }
+    PgTransaction txn(*conn);
+    RETURN_IF_ERROR(txn.Begin());
     // Record them as synced and drop them from the hand-off table, unless a newer version of
     // the same entity arrived meanwhile (its row_version differs: it stays pending).
-    ASSIGN_OR_RETURN(
-        PgResult moved,
-        conn->Query("WITH moved AS ("
-                    "  DELETE FROM vecsync.pending_vectors p USING unnest($2::bigint[], "
-                    "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
-                    "  WHERE p.domain = $1 AND p.team_id = v.team_id "
-                    "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
-                    // The batch is a key range: an index range scan, never the whole table.
-                    "    AND (p.team_id, p.entity_id) BETWEEN ($5::bigint, $6::text) "
-                    "      AND ($7::bigint, $8::text) "
-                    "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
-                    "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties, "
-                    "    p.content_hash, p.text, p.summary_hash) "
-                    "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
-                    "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
-                    "  properties, content_hash, summary, summary_hash) "
-                    "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
-                    "  is_deleted, source_updated_at, properties, content_hash, "
-                    "  CASE WHEN content_hash IS NOT NULL THEN text END, summary_hash "
-                    "FROM moved "
-                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                    "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
-                    // Summaries the flush carries (a local summarizer's); others are kept.
-                    "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
-                    "  summary = COALESCE(EXCLUDED.summary, st.summary), "
-                    "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
-                    "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
-                    "  deleted = EXCLUDED.deleted, "
-                    "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "
-                    "  last_error = NULL, quarantined = false, updated_at = now() "
-                    "RETURNING 1",
-                    domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions),
-                    teams.front(), ids.front(), teams.back(), ids.back()));
-    inserted += batch_rows;
+    if (!teams.empty()) {
+      RETURN_IF_ERROR(
+          conn->Query("WITH moved AS ("
+                      "  DELETE FROM vecsync.pending_vectors p USING unnest($2::bigint[], "
+                      "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
+                      "  WHERE p.domain = $1 AND p.team_id = v.team_id "
+                      "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
+                      // The batch is a key range: an index range scan, never the whole table.
+                      "    AND (p.team_id, p.entity_id) BETWEEN ($5::bigint, $6::text) "
+                      "      AND ($7::bigint, $8::text) "
+                      "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
+                      "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties, "
+                      "    p.content_hash, p.text, p.summary_hash) "
+                      "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
+                      "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
+                      "  properties, content_hash, summary, summary_hash) "
+                      "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
+                      "  is_deleted, source_updated_at, properties, content_hash, "
+                      "  CASE WHEN content_hash IS NOT NULL THEN text END, summary_hash "
+                      "FROM moved "
+                      "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                      "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
+                      // Summaries the flush carries (a local summarizer's); others are kept.
+                      "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
+                      "  summary = COALESCE(EXCLUDED.summary, st.summary), "
+                      "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
+                      "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
+                      "  deleted = EXCLUDED.deleted, "
+                      "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "
+                      "  last_error = NULL, quarantined = false, updated_at = now() "
+                      "RETURNING 1",
+                      domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions),
+                      first_key.first, first_key.second, last_key.first, last_key.second)
+              .status());
+    }
+    for (const auto& [u, error] : failures) {
+      RETURN_IF_ERROR(RecordFailure(*conn, domain, {u->team_id, u->id}, error, u->row_version));
+    }
+    RETURN_IF_ERROR(txn.Commit());
+    inserted += static_cast<int64_t>(teams.size());
+    failed += static_cast<int64_t>(failures.size());
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
-    if (batch_rows < limit || batch == max_batches) break;
+    if (read < limit || batch == max_batches) break;
   }
+  SyncEntities().Add({domain, "embedded"}, static_cast<double>(embedded));
+  SyncEntities().Add({domain, "failed"}, static_cast<double>(failed));
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
-  return Json{{"inserted", inserted}};
+  return Json{{"inserted", inserted}, {"embedded", embedded}, {"failed", failed}};
 }
 
 // ---- sync-finish ----------------------------------------------------------------------------

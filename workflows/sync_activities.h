@@ -1,16 +1,21 @@
-// The activities of sync-entity-vectors. Vectors never pass through the engine's history: they
-// go from the embedder to vecsync.pending_vectors, and from there to ClickHouse in large
+// The activities of sync-entity-vectors. Vectors never pass through the engine's history nor
+// PostgreSQL: sync-process queues what changed in vecsync.pending_vectors with its summary, and
+// sync-flush embeds the summaries right before inserting them into ClickHouse in large
 // RowBinary inserts. Every activity is idempotent.
 //
 //   sync-prepare  {domain, embedding_version}        → {watermark_us|null}; creates the
 //                                                      ClickHouse table when missing
 //   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
-//   sync-process  {domain, keys, embedding_version,  → counts; summarizes what changed, embeds
-//                  embed_batch_size}                   what needs it, reuses the vector in
-//                                                      ClickHouse when only properties changed,
-//                                                      records failures
-//   sync-flush    {domain, insert_batch_size,        → {inserted}; inserts what waits, in
-//                  max_batches}                        batches; max_batches 0: until none waits
+//   sync-process  {domain, keys, embedding_version}  → counts, and "queued"; summarizes what
+//                                                      changed, queues what needs a vector,
+//                                                      reuses the vector in ClickHouse when
+//                                                      only properties changed, records
+//                                                      failures
+//   sync-flush    {domain, insert_batch_size,        → {inserted, embedded, failed}; embeds and
+//                  embed_batch_size,                   inserts what waits, in batches;
+//                  max_parallel_requests,              max_batches 0: until none waits. An
+//                  max_batches}                        item the provider rejects is recorded as
+//                                                      failed; an outage fails the attempt
 //   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark
 #ifndef VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
 #define VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_

@@ -144,6 +144,10 @@ class SyncRun {
             {"entity_ids", in_.entity_ids}};
   }
 
+  // A flush embeds what it inserts: like sync-process, it may wait long on a rate-limited
+  // provider, and heartbeats tell a live attempt from a dead one.
+  static ActivityOptions FlushOptions() { return Options(absl::Hours(6)); }
+
   // Starts a sync-process for the keys gathered, first waiting for a free slot.
   absl::Status StartBatch() {
     while (static_cast<int>(in_flight_.size()) >= in_.max_parallel_requests) {
@@ -154,8 +158,7 @@ class SyncRun {
         ctx_.StartActivity("sync-process",
                            {{"domain", in_.domain},
                             {"keys", batch_},
-                            {"embedding_version", in_.embedding_version},
-                            {"embed_batch_size", in_.embed_batch_size}},
+                            {"embedding_version", in_.embedding_version}},
                            // A rate-limited provider can take hours over a batch;
                            // heartbeats, not this, tell a live attempt from a dead one.
                            Options(absl::Hours(6))));
@@ -174,19 +177,21 @@ class SyncRun {
     if (i == in_flight_.size()) {
       ASSIGN_OR_RETURN(Json flushed, ctx_.Await(*flush_));
       flush_.reset();
-      position_.Add({{"inserted", flushed["inserted"]}});
+      position_.Add(flushed);
     } else {
       ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
       in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(i));
       position_.Add(counts);
-      // (A sync-process of an older vecsync reports no "refreshed".)
-      pending_ += counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
-                  counts["tombstoned"].get<int64_t>();
+      // (A sync-process of an older vecsync reports no "queued": it embedded its rows itself.)
+      pending_ += counts.contains("queued")
+                      ? counts["queued"].get<int64_t>()
+                      : counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
+                            counts["tombstoned"].get<int64_t>();
     }
     if (pending_ >= in_.insert_batch_size && !flush_ && !hold_flushes_) {
       // One insert's worth; whatever else waits goes with a later flush or the final one.
-      ASSIGN_OR_RETURN(flush_, ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1),
-                                                  Options(absl::Minutes(30))));
+      ASSIGN_OR_RETURN(
+          flush_, ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), FlushOptions()));
       pending_ -= in_.insert_batch_size;
     }
     return Report();
@@ -201,8 +206,8 @@ class SyncRun {
   // Inserts every vector still waiting. Call after Drain().
   absl::Status FlushPending() {
     ASSIGN_OR_RETURN(Json flushed, ctx_.ExecuteActivity("sync-flush", FlushInput(/*max_batches=*/0),
-                                                        Options(absl::Minutes(30))));
-    position_.Add({{"inserted", flushed["inserted"]}});
+                                                        FlushOptions()));
+    position_.Add(flushed);
     pending_ = 0;
     return absl::OkStatus();
   }
@@ -211,6 +216,8 @@ class SyncRun {
   Json FlushInput(int max_batches) const {
     return {{"domain", in_.domain},
             {"insert_batch_size", in_.insert_batch_size},
+            {"embed_batch_size", in_.embed_batch_size},
+            {"max_parallel_requests", in_.max_parallel_requests},
             {"max_batches", max_batches},
             {"datetime64", position_.doc["datetime64"]}};
   }
