@@ -31,7 +31,7 @@ class ActionConfig : public EntityConfig {
     if (!JsonText(e.fields, "description").empty()) {
       absl::StrAppend(&out, "Description: ", JsonText(e.fields, "description"), "\n");
     }
-    const Json& steps = e.fields.contains("steps") ? e.fields["steps"] : Json();
+    const Json& steps = JsonMember(e.fields, "steps");
     if (steps.is_array() && !steps.empty()) {
       std::vector<std::string> groups;
       for (size_t i = 0; i < steps.size(); ++i) {

@@ -44,7 +44,7 @@ class CohortConfig : public EntityConfig {
     if (e.fields.value("is_static", false)) {
       absl::StrAppend(&out, "A static cohort: a fixed list of persons.\n");
     }
-    const Json& filters = e.fields.contains("filters") ? e.fields["filters"] : Json();
+    const Json& filters = JsonMember(e.fields, "filters");
     if (filters.is_object() && filters.contains("properties")) {
       absl::StrAppend(&out, "Persons who match: ", RenderCohortFilter(filters["properties"]), "\n");
     }

@@ -248,7 +248,7 @@ TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint)
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
 }
 
-TEST_F(SyncTest, TheFlushEmbedsItsRowsInParallelAndNoVectorPassesThroughPostgres) {
+TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughPostgres) {
   // Every vector written to the hand-off table, as the sync writes it.
   Exec(
       "CREATE TABLE vecsync.vectors_seen (entity_id text); "
@@ -258,20 +258,36 @@ TEST_F(SyncTest, TheFlushEmbedsItsRowsInParallelAndNoVectorPassesThroughPostgres
       "CREATE TRIGGER note_vector BEFORE INSERT OR UPDATE ON vecsync.pending_vectors "
       "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_vector()");
   embedder_.delay = absl::Milliseconds(20);
-  Json result = Sync({{"domain", "action"},
-                      {"embed_batch_size", 4},
-                      {"max_parallel_requests", 4},
-                      {"insert_batch_size", 100}});
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"embed_batch_size", 4},
+                                         {"max_parallel_requests", 4},
+                                         {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   const auto live = LiveKeys("posthog_action", "s.deleted");
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
-  EXPECT_EQ(result["embedded"], live.size());
-  EXPECT_EQ(result["inserted"], live.size());
+  EXPECT_EQ(e.result["embedded"], live.size());
+  // Flushes ran two at a time, and each row went with exactly one of them.
+  EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(embedder_.items, static_cast<int>(live.size()));
+  const int64_t concurrent_flushes = QueryInt(
+      "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
+      "  FROM vecsync.history WHERE run_id = '" +
+      run.run_id +
+      "') "
+      "SELECT count(*) FROM h a "
+      "JOIN h done ON done.seq = a.seq AND done.event_type = 'ActivityTaskCompleted' "
+      "JOIN h b ON b.name = 'sync-flush' AND b.event_id > a.event_id "
+      "  AND b.event_id < done.event_id "
+      "WHERE a.name = 'sync-flush'");
+  EXPECT_GT(concurrent_flushes, 0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.vectors_seen"), 0)
       << "vectors go from the embedder straight into the ClickHouse insert";
-  // Only flushes embed, one at a time: overlapping requests come from one flush.
-  EXPECT_GT(embedder_.max_in_flight, 1);
-  EXPECT_LE(embedder_.max_in_flight, 4);
+  // Requests overlap within a flush (two flushes alone would make at most two), up to
+  // max_parallel_requests in each of the two.
+  EXPECT_GT(embedder_.max_in_flight, 2);
+  EXPECT_LE(embedder_.max_in_flight, 8);
 }
 
 TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {

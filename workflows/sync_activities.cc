@@ -606,10 +606,16 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     std::vector<Unembedded> unembedded;
     int read = 0;
     std::pair<int64_t, std::string> first_key, last_key;  // In the database's order.
+    // The batch's rows stay locked until they are recorded as inserted: flushes running at once
+    // take different rows, and a newer version of an entity queued meanwhile waits for this one
+    // to be recorded. The transaction lives as long as the embedding does.
+    PgTransaction txn(*conn);
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
     RETURN_IF_ERROR(conn->QueryRows(
         "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
         "embedding_version, row_version FROM vecsync.pending_vectors WHERE domain = $1 "
-        "ORDER BY team_id, entity_id LIMIT $2",
+        "ORDER BY team_id, entity_id LIMIT $2 FOR UPDATE SKIP LOCKED",
         {domain, ToPgParam(limit)}, PgConnection::ResultFormat::kBinary, [&](const PgResult& r) {
           const bool has_vector = !r.IsNull(0, 2);
           if (read++ == 0) {
@@ -672,10 +678,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                        "is_deleted, embedding_version, version)"),
           rows.data()));
     }
-    PgTransaction txn(*conn);
-    RETURN_IF_ERROR(txn.Begin());
-    // Record them as synced and drop them from the hand-off table, unless a newer version of
-    // the same entity arrived meanwhile (its row_version differs: it stays pending).
+    // Record them as synced and drop them from the hand-off table.
     if (!teams.empty()) {
       RETURN_IF_ERROR(
           conn->Query("WITH moved AS ("

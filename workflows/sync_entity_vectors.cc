@@ -1,6 +1,5 @@
 #include "workflows/sync_entity_vectors.h"
 
-#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,9 @@ namespace {
 using engine::ActivityHandle;
 using engine::ActivityOptions;
 using engine::WorkflowContext;
+
+// Flushes in flight at once: one can embed or insert while another records what it inserted.
+constexpr size_t kMaxFlushes = 2;
 
 // "refreshed": written again with the vector it had, because only its properties changed.
 constexpr const char* kCounters[] = {"selected",          "summarized", "embedded",   "refreshed",
@@ -105,10 +107,10 @@ class SyncRun {
       }
       // Checkpoint now and then, to keep the history bounded. A checkpoint needs every activity
       // closed, and waiting out a ClickHouse insert would idle the summarizing: once one is
-      // due, no new flush starts, and the checkpoint waits for the one in flight to finish on
-      // its own while the pages go on.
+      // due, no new flush starts, and the checkpoint waits for those in flight to finish on
+      // their own while the pages go on.
       if (++pages_since_checkpoint >= 20) hold_flushes_ = true;
-      if (hold_flushes_ && batch_.empty() && !flush_) {
+      if (hold_flushes_ && batch_.empty() && flushes_.empty()) {
         RETURN_IF_ERROR(Drain());
         position_.doc["pending"] = pending_;
         RETURN_IF_ERROR(ctx_.Checkpoint(position_.doc));
@@ -167,16 +169,18 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Waits for one sync-process or the flush in flight. A finished sync-process adds its counts;
-  // once enough vectors wait, a flush starts beside the processing (one at a time), so
-  // ClickHouse inserts overlap the summarizing and embedding of later batches.
+  // Waits for one sync-process or flush in flight. A finished sync-process adds its counts;
+  // once enough vectors wait, a flush starts beside the processing (up to kMaxFlushes at a
+  // time, each taking rows the others have not), so embedding and ClickHouse inserts overlap
+  // the summarizing of later batches, and one another.
   absl::Status CollectOne() {
     std::vector<ActivityHandle> handles = in_flight_;
-    if (flush_) handles.push_back(*flush_);
+    handles.insert(handles.end(), flushes_.begin(), flushes_.end());
     ASSIGN_OR_RETURN(size_t i, ctx_.AwaitAny(handles));
-    if (i == in_flight_.size()) {
-      ASSIGN_OR_RETURN(Json flushed, ctx_.Await(*flush_));
-      flush_.reset();
+    if (i >= in_flight_.size()) {
+      const auto flush = flushes_.begin() + static_cast<std::ptrdiff_t>(i - in_flight_.size());
+      ASSIGN_OR_RETURN(Json flushed, ctx_.Await(*flush));
+      flushes_.erase(flush);
       position_.Add(flushed);
     } else {
       ASSIGN_OR_RETURN(Json counts, ctx_.Await(in_flight_[i]));
@@ -188,10 +192,12 @@ class SyncRun {
                       : counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
                             counts["tombstoned"].get<int64_t>();
     }
-    if (pending_ >= in_.insert_batch_size && !flush_ && !hold_flushes_) {
-      // One insert's worth; whatever else waits goes with a later flush or the final one.
+    while (pending_ >= in_.insert_batch_size && flushes_.size() < kMaxFlushes && !hold_flushes_) {
+      // One insert's worth each; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(
-          flush_, ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), FlushOptions()));
+          ActivityHandle flush,
+          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), FlushOptions()));
+      flushes_.push_back(flush);
       pending_ -= in_.insert_batch_size;
     }
     return Report();
@@ -199,7 +205,7 @@ class SyncRun {
 
   // Waits for every sync-process and flush in flight.
   absl::Status Drain() {
-    while (!in_flight_.empty() || flush_) RETURN_IF_ERROR(CollectOne());
+    while (!in_flight_.empty() || !flushes_.empty()) RETURN_IF_ERROR(CollectOne());
     return absl::OkStatus();
   }
 
@@ -226,7 +232,7 @@ class SyncRun {
     Json progress = position_.doc["counters"];
     progress["domain"] = in_.domain;
     progress["phase"] = position_.doc["phase"];
-    progress["in_flight"] = in_flight_.size() + (flush_ ? 1 : 0);
+    progress["in_flight"] = in_flight_.size() + flushes_.size();
     // Every selected entity ends as exactly one of these; `done`/`total` drive progress bars.
     int64_t done = 0;
     for (const char* c : {"embedded", "refreshed", "skipped_unchanged", "failed", "tombstoned"}) {
@@ -243,7 +249,7 @@ class SyncRun {
   Position position_;
   Json batch_ = Json::array();
   std::vector<ActivityHandle> in_flight_;
-  std::optional<ActivityHandle> flush_;  // The sync-flush in flight, if any.
+  std::vector<ActivityHandle> flushes_;  // The sync-flushes in flight.
   int64_t pending_ = 0;                  // Vectors waiting that no flush has taken yet.
   bool hold_flushes_ = false;            // A checkpoint is due: start no flush until it is taken.
 };

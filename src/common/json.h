@@ -21,11 +21,19 @@ inline absl::StatusOr<Json> ParseJson(absl::string_view text, absl::string_view 
   return parsed;
 }
 
+// The member `key` of `object`, or null when `object` has no such member. Never copies.
+inline const Json& JsonMember(const Json& object, const char* key) {
+  static const Json* const kNull = new Json();
+  if (!object.is_object()) return *kNull;
+  auto it = object.find(key);
+  return it == object.end() ? *kNull : *it;
+}
+
 // The member `key` of `object` as text: strings as they are, other values as JSON, "" when
 // absent or null.
 inline std::string JsonText(const Json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key) || object[key].is_null()) return "";
-  const Json& v = object[key];
+  const Json& v = JsonMember(object, key);
+  if (v.is_null()) return "";
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
