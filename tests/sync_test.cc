@@ -143,6 +143,25 @@ class SyncTest : public testing::EngineTest {
     return keys;
   }
 
+  // How many `scheduled` activities of the run were scheduled while an `open` one was open
+  // (scheduled, not yet completed).
+  int64_t ScheduledWhileOpen(const std::string& run_id, const std::string& open,
+                             const std::string& scheduled) {
+    return QueryInt(
+        "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
+        "  FROM vecsync.history WHERE run_id = '" +
+        run_id +
+        "') "
+        "SELECT count(*) FROM h o "
+        "JOIN h done ON done.seq = o.seq AND done.event_type = 'ActivityTaskCompleted' "
+        "JOIN h s ON s.name = '" +
+        scheduled +
+        "' AND s.event_type = 'ActivityTaskScheduled' "
+        "  AND s.event_id > o.event_id AND s.event_id < done.event_id "
+        "WHERE o.name = '" +
+        open + "' AND o.event_type = 'ActivityTaskScheduled'");
+  }
+
   // Live (not deleted) entities of approved organizations, as "team_id\tid".
   std::set<std::string> LiveKeys(const std::string& table, const std::string& deleted_sql) {
     auto conn = pool_->Acquire();
@@ -197,16 +216,7 @@ TEST_F(SyncTest, ClickHouseInsertsOverlapTheProcessingOfLaterBatches) {
   EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
   // sync-process activities scheduled while a sync-flush was open: the workflow went on
   // summarizing and embedding instead of waiting for ClickHouse.
-  const int64_t overlapping = QueryInt(
-      "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
-      "  FROM vecsync.history WHERE run_id = '" +
-      run.run_id +
-      "') "
-      "SELECT count(*) FROM h flush "
-      "JOIN h done ON done.seq = flush.seq AND done.event_type = 'ActivityTaskCompleted' "
-      "JOIN h process ON process.name = 'sync-process' "
-      "  AND process.event_id > flush.event_id AND process.event_id < done.event_id "
-      "WHERE flush.name = 'sync-flush'");
+  const int64_t overlapping = ScheduledWhileOpen(run.run_id, "sync-flush", "sync-process");
   EXPECT_GT(overlapping, 0);
   EXPECT_GT(e.result["inserted"].get<int64_t>(), 100);
 }
@@ -271,16 +281,7 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
   // Flushes ran two at a time, and each row went with exactly one of them.
   EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(embedder_.items, static_cast<int>(live.size()));
-  const int64_t concurrent_flushes = QueryInt(
-      "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
-      "  FROM vecsync.history WHERE run_id = '" +
-      run.run_id +
-      "') "
-      "SELECT count(*) FROM h a "
-      "JOIN h done ON done.seq = a.seq AND done.event_type = 'ActivityTaskCompleted' "
-      "JOIN h b ON b.name = 'sync-flush' AND b.event_id > a.event_id "
-      "  AND b.event_id < done.event_id "
-      "WHERE a.name = 'sync-flush'");
+  const int64_t concurrent_flushes = ScheduledWhileOpen(run.run_id, "sync-flush", "sync-flush");
   EXPECT_GT(concurrent_flushes, 0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.vectors_seen"), 0)
       << "vectors go from the embedder straight into the ClickHouse insert";
