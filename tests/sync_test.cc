@@ -73,6 +73,7 @@ class CountingEmbedder : public clients::Embedder {
     absl::SleepFor(delay);
     --in_flight;
     if (unavailable_once.exchange(false)) return absl::UnavailableError("embeddings are down");
+    if (refuse_key) return absl::UnauthenticatedError("invalid api key");
     for (const std::string& text : texts) {
       if (!fail_marker.empty() && text.find(fail_marker) != std::string::npos) {
         return absl::InvalidArgumentError("the input was rejected");
@@ -85,6 +86,7 @@ class CountingEmbedder : public clients::Embedder {
   std::atomic<int> in_flight{0}, max_in_flight{0};
   absl::Duration delay;                       // Each request takes this long.
   std::atomic<bool> unavailable_once{false};  // The next request finds the provider down.
+  std::atomic<bool> refuse_key{false};        // Every request is refused: a bad key.
   std::string fail_marker;                    // A request with a text containing it is rejected.
 
  private:
@@ -304,7 +306,8 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
                      "AND last_error = 'the input was rejected' AND synced_at IS NULL"),
             1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
-  EXPECT_FALSE(embedder_.unavailable_once) << "the outage was met, and the flush retried";
+  EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2)
+      << "the outage failed the flush's first attempt, and the second did the work";
 
   embedder_.fail_marker.clear();
   const int summarized = summarizer_.items;
@@ -313,6 +316,26 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
   EXPECT_EQ(summarizer_.items, summarized) << "its summary was kept";
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0);
+}
+
+TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
+  embedder_.refuse_key = true;
+  ExecutionInfo e =
+      WaitClosed(Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}}), absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kFailed);
+  EXPECT_NE(e.failure.dump().find("invalid api key"), std::string::npos) << e.failure.dump();
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0)
+      << "the key is at fault, not the entities";
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"),
+            static_cast<int64_t>(live.size()));
+
+  embedder_.refuse_key = false;
+  const int summarized = summarizer_.items;
+  Json next = Sync({{"domain", "action"}});
+  EXPECT_EQ(next["embedded"], live.size());
+  EXPECT_EQ(summarizer_.items, summarized) << "the summaries were recorded as they arrived";
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
 }
 
 TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {

@@ -320,6 +320,15 @@ bool ProviderMayRecover(const absl::Status& s) {
          s.code() == absl::StatusCode::kDeadlineExceeded;
 }
 
+// Whether a provider error belongs to the items of the request (rejected input, a bad answer
+// for them): recorded against them. Otherwise the attempt fails: retried when the provider may
+// recover, and failing the run when it refuses vecsync itself (a bad or revoked key), before
+// every queued item is counted as failed.
+bool ItemsAtFault(const absl::Status& s) {
+  return !ProviderMayRecover(s) && s.code() != absl::StatusCode::kUnauthenticated &&
+         s.code() != absl::StatusCode::kPermissionDenied;
+}
+
 // Heartbeats an activity every kKeepAliveInterval from a thread of its own for as long as it
 // lives: an attempt blocked on a slow or rate-limited provider is not taken for a dead one.
 class KeepAlive {
@@ -514,6 +523,9 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   }
   for (Work* w : to_embed) w->row_version = RowVersion(version, w->entity->updated_at);
 
+  // A row a flush holds (the same entity queued earlier in the run) keeps this transaction
+  // waiting until that flush is done: heartbeats go on meanwhile.
+  KeepAlive keep_alive(ctx, {{"stage", "queueing"}});
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
   // Queued without their vectors: the flush embeds them right before inserting them, so no
@@ -609,6 +621,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     // The batch's rows stay locked until they are recorded as inserted: flushes running at once
     // take different rows, and a newer version of an entity queued meanwhile waits for this one
     // to be recorded. The transaction lives as long as the embedding does.
+    // Heartbeats go on while the batch is embedded and inserted, however long that takes: an
+    // attempt that holds the rows' locks is never taken for a dead one and retried beside them.
+    KeepAlive keep_alive(ctx, {{"stage", "flushing"}, {"inserted", inserted}});
     PgTransaction txn(*conn);
     RETURN_IF_ERROR(txn.Begin());
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
@@ -640,20 +655,23 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
         }));
     if (read == 0) break;
     // Embed what waits for its vector, up to max_parallel_requests requests at a time; a
-    // request's vectors are encoded as they arrive. An error the provider may recover from
+    // request's vectors are encoded as they arrive. An error of the provider's, not the items',
     // fails the attempt (nothing was inserted or recorded); any other fails its items.
     std::vector<std::pair<const Unembedded*, std::string>> failures;
     if (!unembedded.empty()) {
       std::vector<std::string> texts;
       texts.reserve(unembedded.size());
       for (const Unembedded& u : unembedded) texts.push_back(u.text);
-      KeepAlive keep_alive(ctx, {{"stage", "embedding"}, {"inserted", inserted}});
       RETURN_IF_ERROR(EmbedInBatches(
           *env->embedder, texts, embed_batch, parallel,
           [&](size_t first, absl::StatusOr<std::vector<std::vector<float>>> vectors) {
             const size_t n = std::min(texts.size() - first, static_cast<size_t>(embed_batch));
+            if (vectors.ok() && vectors->size() != n) {
+              vectors = absl::DataLossError(absl::StrCat("the embedder returned ", vectors->size(),
+                                                         " vectors for ", n, " texts"));
+            }
             if (!vectors.ok()) {
-              if (ProviderMayRecover(vectors.status())) return vectors.status();
+              if (!ItemsAtFault(vectors.status())) return vectors.status();
               for (size_t i = first; i < first + n; ++i) {
                 failures.emplace_back(&unembedded[i], std::string(vectors.status().message()));
               }
