@@ -92,7 +92,7 @@ class Bench {
   void ForgetSyncs() {
     auto conn = pool_.Acquire();
     Check(conn.status(), "connect");
-    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_vectors, "
+    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_rows, "
                            "vecsync.sync_watermarks"),
           "reset sync state");
     Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_), "drop table");

@@ -257,7 +257,7 @@ TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint)
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(e.result["embedded"], live.size());
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"), 0);
 }
 
 TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughPostgres) {
@@ -267,7 +267,7 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
       "CREATE FUNCTION vecsync.note_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "  IF NEW.vector IS NOT NULL AND NOT NEW.is_deleted THEN "
       "    INSERT INTO vecsync.vectors_seen VALUES (NEW.entity_id); END IF; RETURN NEW; END $$; "
-      "CREATE TRIGGER note_vector BEFORE INSERT OR UPDATE ON vecsync.pending_vectors "
+      "CREATE TRIGGER note_vector BEFORE INSERT OR UPDATE ON vecsync.pending_rows "
       "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_vector()");
   embedder_.delay = absl::Milliseconds(20);
   const engine::StartWorkflowResult run =
@@ -305,7 +305,7 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
                      "AND entity_id = '7' AND failures = 1 "
                      "AND last_error = 'the input was rejected' AND synced_at IS NULL"),
             1);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"), 0);
   EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2)
       << "the outage failed the flush's first attempt, and the second did the work";
 
@@ -327,7 +327,7 @@ TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   const auto live = LiveKeys("posthog_action", "s.deleted");
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0)
       << "the key is at fault, not the entities";
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_vectors"),
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"),
             static_cast<int64_t>(live.size()));
 
   embedder_.refuse_key = false;

@@ -227,7 +227,7 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
   }
   return conn
       .Query(
-          absl::StrCat("INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+          absl::StrCat("INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
                        "  text, properties, is_deleted, embedding_version, row_version, "
                        "  source_updated_at, vector_hash, content_hash, summary_hash) "
                        "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
@@ -298,7 +298,7 @@ absl::Status RecordFailure(PgConnection& conn, const std::string& domain, const 
                            std::optional<int64_t> row_version = std::nullopt) {
   return conn
       .Query(
-          "WITH gone AS (DELETE FROM vecsync.pending_vectors WHERE domain = $1 "
+          "WITH gone AS (DELETE FROM vecsync.pending_rows WHERE domain = $1 "
           "  AND team_id = $2 AND entity_id = $3 AND row_version = $6 RETURNING 1) "
           "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, failures, "
           "  last_error, quarantined) "
@@ -540,7 +540,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
     RETURN_IF_ERROR(
         conn->Query(
-                "INSERT INTO vecsync.pending_vectors (domain, team_id, entity_id, vector, "
+                "INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
                 "  text, properties, is_deleted, embedding_version, row_version, "
                 "  source_updated_at) "
                 "VALUES ($1, $2, $3, ''::bytea, '', '{}'::jsonb, true, $4, $5, " +
@@ -629,7 +629,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
     RETURN_IF_ERROR(conn->QueryRows(
         "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
-        "embedding_version, row_version FROM vecsync.pending_vectors WHERE domain = $1 "
+        "embedding_version, row_version FROM vecsync.pending_rows WHERE domain = $1 "
         "ORDER BY team_id, entity_id LIMIT $2 FOR UPDATE SKIP LOCKED",
         {domain, ToPgParam(limit)}, PgConnection::ResultFormat::kBinary, [&](const PgResult& r) {
           const bool has_vector = !r.IsNull(0, 2);
@@ -700,7 +700,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     if (!teams.empty()) {
       RETURN_IF_ERROR(
           conn->Query("WITH moved AS ("
-                      "  DELETE FROM vecsync.pending_vectors p USING unnest($2::bigint[], "
+                      "  DELETE FROM vecsync.pending_rows p USING unnest($2::bigint[], "
                       "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
                       "  WHERE p.domain = $1 AND p.team_id = v.team_id "
                       "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "

@@ -1,5 +1,5 @@
 // The activities of sync-entity-vectors. Vectors never pass through the engine's history nor
-// PostgreSQL: sync-process queues what changed in vecsync.pending_vectors with its summary, and
+// PostgreSQL: sync-process queues what changed in vecsync.pending_rows with its summary, and
 // sync-flush embeds the summaries right before inserting them into ClickHouse in large
 // RowBinary inserts. Every activity is idempotent.
 //
