@@ -164,6 +164,23 @@ absl::StatusOr<Json> Handover(WorkflowContext& ctx, const Json& input) {
   return ctx.ExecuteActivity("sleep", {{"sleep_ms", input.value("sleep_ms", 0)}}, Options());
 }
 
+bool g_versioned_code_changed = false;
+
+// Before "a-change", the workflow ran `noop` after a `sleep`; since, it runs `echo`. Runs that
+// passed the change's point before it existed must keep the old path when they replay.
+absl::StatusOr<Json> Versioned(WorkflowContext& ctx, const Json& input) {
+  int version = WorkflowContext::kDefaultVersion;
+  if (g_versioned_code_changed) {
+    ASSIGN_OR_RETURN(version, ctx.GetVersion("a-change", 1));
+  }
+  RETURN_IF_ERROR(
+      ctx.ExecuteActivity("sleep", {{"sleep_ms", input.value("sleep_ms", 0)}}, Options()).status());
+  const bool changed = version >= 1;
+  RETURN_IF_ERROR(
+      ctx.ExecuteActivity(changed ? "echo" : "noop", Json::object(), Options()).status());
+  return Json{{"path", changed ? "new" : "old"}, {"version", version}};
+}
+
 // ---- activities ----
 
 absl::StatusOr<Json> Record(ActivityContext& ctx, const Json& input) {
@@ -219,6 +236,8 @@ absl::StatusOr<Json> SleepActivity(ActivityContext& ctx, const Json& input) {
 
 }  // namespace
 
+void SetVersionedWorkflowChanged(bool changed) { g_versioned_code_changed = changed; }
+
 absl::Status ResetActivityLog(const std::string& pg_url) {
   ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(pg_url));
   return conn->Execute(
@@ -240,6 +259,7 @@ absl::Status RegisterTestWorkflows(engine::Registry* registry, const std::string
   RETURN_IF_ERROR(registry->RegisterWorkflow("race", Race));
   RETURN_IF_ERROR(registry->RegisterWorkflow("relay", Relay));
   RETURN_IF_ERROR(registry->RegisterWorkflow("handover", Handover));
+  RETURN_IF_ERROR(registry->RegisterWorkflow("versioned", Versioned));
   RETURN_IF_ERROR(registry->RegisterActivity("record", Record));
   RETURN_IF_ERROR(registry->RegisterActivity("noop", Noop));
   RETURN_IF_ERROR(registry->RegisterActivity("echo", Echo));

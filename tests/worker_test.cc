@@ -9,6 +9,7 @@ namespace vecsync::engine {
 namespace {
 
 using ::vecsync::testing::EngineTest;
+using ::vecsync::testing::SetVersionedWorkflowChanged;
 using ::vecsync::testing::WaitUntil;
 
 class WorkerTest : public EngineTest {};
@@ -205,6 +206,43 @@ TEST_F(WorkerTest, AReplayThatLearnsOfACompletionBeforeReachingItsCommandFollows
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   EXPECT_EQ(second->stats().runs_reclaimed, 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep'"), 2);
+}
+
+TEST_F(WorkerTest, ARunInFlightKeepsTheCodePathItStartedOnAcrossAChange) {
+  // Runs the workflow on a worker until its `sleep` activity has started `sleeps` times, then
+  // stops that worker (handing the activity back at once).
+  auto interrupt = [&](int sleeps) {
+    engine::WorkerOptions hasty = FastOptions();
+    hasty.shutdown_grace = absl::ZeroDuration();
+    auto worker = StartWorker(hasty);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          return QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep'") >= sleeps;
+        },
+        absl::Seconds(10)));
+    worker->Shutdown();
+  };
+  SetVersionedWorkflowChanged(false);
+  auto before = Start("versioned", {{"sleep_ms", 600}});
+  interrupt(1);
+  // The code changes: the run in flight replays on the new code and keeps the old path...
+  SetVersionedWorkflowChanged(true);
+  {
+    auto new_code = StartWorker();
+    ExecutionInfo replayed = WaitClosed(before);
+    ASSERT_EQ(replayed.status, WorkflowStatus::kCompleted) << replayed.failure.dump();
+    EXPECT_EQ(replayed.result["path"], "old");
+  }
+  // ...while a new run takes the new path, and keeps it when it replays.
+  auto after = Start("versioned", {{"sleep_ms", 600}});
+  interrupt(3);  // The first run's sleep ran twice (handed back once).
+  auto again = StartWorker();
+  ExecutionInfo fresh = WaitClosed(after);
+  SetVersionedWorkflowChanged(false);
+  ASSERT_EQ(fresh.status, WorkflowStatus::kCompleted) << fresh.failure.dump();
+  EXPECT_EQ(fresh.result["path"], "new");
+  EXPECT_EQ(fresh.result["version"], 1);
+  EXPECT_EQ(again->stats().runs_reclaimed, 1);
 }
 
 TEST_F(WorkerTest, CommandsIssuedWithoutWaitingAreCommittedTogether) {

@@ -67,6 +67,13 @@ class SyncRun {
     }
     // What decides when the next flush starts: a replay must start it where the run did.
     pending_ = position_.doc.value("pending", int64_t{0});
+    // Runs that began before flushes ran in parallel keep one at a time, or their replay would
+    // start a flush where the run recorded something else.
+    if (!position_.doc.contains("max_flushes")) {
+      ASSIGN_OR_RETURN(int version, ctx_.GetVersion("parallel-flushes", 1));
+      position_.doc["max_flushes"] = version >= 1 ? kMaxFlushes : 1;
+    }
+    max_flushes_ = position_.doc["max_flushes"].get<size_t>();
     if (!position_.doc.contains("snapshot_us")) {
       ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
       position_.doc["snapshot_us"] = absl::ToUnixMicros(in_.start_dt.value_or(now));
@@ -170,7 +177,7 @@ class SyncRun {
   }
 
   // Waits for one sync-process or flush in flight. A finished sync-process adds its counts;
-  // once enough vectors wait, a flush starts beside the processing (up to kMaxFlushes at a
+  // once enough vectors wait, a flush starts beside the processing (up to max_flushes_ at a
   // time, each taking rows the others have not), so embedding and ClickHouse inserts overlap
   // the summarizing of later batches, and one another.
   absl::Status CollectOne() {
@@ -192,7 +199,7 @@ class SyncRun {
                       : counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
                             counts["tombstoned"].get<int64_t>();
     }
-    while (pending_ >= in_.insert_batch_size && flushes_.size() < kMaxFlushes && !hold_flushes_) {
+    while (pending_ >= in_.insert_batch_size && flushes_.size() < max_flushes_ && !hold_flushes_) {
       // One insert's worth each; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(
           ActivityHandle flush,
@@ -250,6 +257,7 @@ class SyncRun {
   Json batch_ = Json::array();
   std::vector<ActivityHandle> in_flight_;
   std::vector<ActivityHandle> flushes_;  // The sync-flushes in flight.
+  size_t max_flushes_ = kMaxFlushes;     // At once; part of the run's position.
   int64_t pending_ = 0;                  // Vectors waiting that no flush has taken yet.
   bool hold_flushes_ = false;            // A checkpoint is due: start no flush until it is taken.
 };

@@ -356,6 +356,20 @@ absl::StatusOr<absl::Time> WorkflowContextImpl::Now() {
   return absl::FromUnixMicros(us.get<int64_t>());
 }
 
+absl::StatusOr<int> WorkflowContextImpl::GetVersion(absl::string_view change_id,
+                                                    int max_supported) {
+  RETURN_IF_ERROR(Usable());
+  const std::string marker = absl::StrCat("version:", change_id);
+  auto recorded = steps_.find(next_seq_);
+  if (recorded != steps_.end() &&
+      (recorded->second.kind != "marker" || recorded->second.name != marker)) {
+    return kDefaultVersion;  // Recorded before the change: the command here is another one.
+  }
+  ASSIGN_OR_RETURN(Json version,
+                   SideEffect(marker, [max_supported] { return Json(max_supported); }));
+  return version.get<int>();
+}
+
 absl::Status WorkflowContextImpl::SetProgress(const Json& progress) {
   RETURN_IF_ERROR(Usable());
   // Written with the next commit; the latest one wins. Serialized now, and never throws:

@@ -84,6 +84,19 @@ class WorkflowContext {
   // The current time, recorded on first call at this point of the workflow (a side effect).
   virtual absl::StatusOr<absl::Time> Now() = 0;
 
+  // Which side of a change to the workflow's code this run is on, so the code can change while
+  // runs are in flight (Temporal's GetVersion):
+  //
+  //   ASSIGN_OR_RETURN(int v, ctx.GetVersion("parallel-flushes", 1));
+  //   const int flushes = v >= 1 ? 2 : 1;  // Runs that passed here before the change keep 1.
+  //
+  // A run reaching this point for the first time records `max_supported` and returns it. A
+  // replay returns what the run recorded here, or kDefaultVersion when the run passed this
+  // point before the change existed (it recorded some other command here). A version decided
+  // before a Checkpoint() is forgotten with the commands: keep it in the checkpoint's state.
+  static constexpr int kDefaultVersion = -1;
+  virtual absl::StatusOr<int> GetVersion(absl::string_view change_id, int max_supported) = 0;
+
   // Replaces the run's progress document (shown by describe and watch). Like a command, it is
   // written when the workflow next waits or returns; the latest document wins.
   virtual absl::Status SetProgress(const Json& progress) = 0;

@@ -36,6 +36,7 @@ class WorkflowContextImpl : public WorkflowContext {
   absl::Status Sleep(absl::Duration duration) override;
   absl::StatusOr<Json> SideEffect(absl::string_view name, const std::function<Json()>& fn) override;
   absl::StatusOr<absl::Time> Now() override;
+  absl::StatusOr<int> GetVersion(absl::string_view change_id, int max_supported) override;
   absl::Status SetProgress(const Json& progress) override;
   const Json& checkpoint() const override { return checkpoint_; }
   absl::Status Checkpoint(const Json& state) override;
