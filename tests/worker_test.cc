@@ -190,7 +190,7 @@ TEST_F(WorkerTest, AwaitAnyReplaysTheOriginalChoice) {
 }
 
 TEST_F(WorkerTest, AReplayThatLearnsOfACompletionBeforeReachingItsCommandFollowsTheRecord) {
-  auto started = Start("handover", {{"pause_ms", 1500}, {"sleep_ms", 400}});
+  auto started = Start("handover", {{"pause_ms", 2500}, {"sleep_ms", 1000}});
   {
     engine::WorkerOptions hasty = FastOptions();
     hasty.shutdown_grace = absl::ZeroDuration();  // Hand the slow activity back at once.
@@ -200,7 +200,7 @@ TEST_F(WorkerTest, AReplayThatLearnsOfACompletionBeforeReachingItsCommandFollows
         absl::Seconds(10)));
     first->Shutdown();
   }
-  // The new worker runs the slow activity again (400 ms) while the replay pauses (1500 ms).
+  // The new worker runs the slow activity again (1 s) while the replay pauses (2.5 s).
   auto second = StartWorker();
   ExecutionInfo e = WaitClosed(started);
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
@@ -209,22 +209,23 @@ TEST_F(WorkerTest, AReplayThatLearnsOfACompletionBeforeReachingItsCommandFollows
 }
 
 TEST_F(WorkerTest, ARunInFlightKeepsTheCodePathItStartedOnAcrossAChange) {
-  // Runs the workflow on a worker until its `sleep` activity has started `sleeps` times, then
-  // stops that worker (handing the activity back at once).
-  auto interrupt = [&](int sleeps) {
+  // Runs `run` on a worker until its `sleep` activity has started, then stops that worker,
+  // handing the activity (2 s long) back at once.
+  auto interrupt = [&](const StartWorkflowResult& run) {
     engine::WorkerOptions hasty = FastOptions();
     hasty.shutdown_grace = absl::ZeroDuration();
     auto worker = StartWorker(hasty);
     ASSERT_TRUE(WaitUntil(
         [&] {
-          return QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep'") >= sleeps;
+          return QueryInt("SELECT count(*) FROM activity_log WHERE note = 'sleep' AND run_id = '" +
+                          run.run_id + "'") > 0;
         },
         absl::Seconds(10)));
     worker->Shutdown();
   };
   SetVersionedWorkflowChanged(false);
-  auto before = Start("versioned", {{"sleep_ms", 600}});
-  interrupt(1);
+  auto before = Start("versioned", {{"sleep_ms", 2000}});
+  interrupt(before);
   // The code changes: the run in flight replays on the new code and keeps the old path...
   SetVersionedWorkflowChanged(true);
   {
@@ -234,8 +235,8 @@ TEST_F(WorkerTest, ARunInFlightKeepsTheCodePathItStartedOnAcrossAChange) {
     EXPECT_EQ(replayed.result["path"], "old");
   }
   // ...while a new run takes the new path, and keeps it when it replays.
-  auto after = Start("versioned", {{"sleep_ms", 600}});
-  interrupt(3);  // The first run's sleep ran twice (handed back once).
+  auto after = Start("versioned", {{"sleep_ms", 2000}});
+  interrupt(after);
   auto again = StartWorker();
   ExecutionInfo fresh = WaitClosed(after);
   SetVersionedWorkflowChanged(false);
