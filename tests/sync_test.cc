@@ -72,7 +72,9 @@ class CountingEmbedder : public clients::Embedder {
     }
     absl::SleepFor(delay);
     --in_flight;
-    if (unavailable_once.exchange(false)) return absl::UnavailableError("embeddings are down");
+    if (unavailable_once.exchange(false) || ++requests == unavailable_at_request) {
+      return absl::UnavailableError("embeddings are down");
+    }
     if (refuse_key) return absl::UnauthenticatedError("invalid api key");
     for (const std::string& text : texts) {
       if (!fail_marker.empty() && text.find(fail_marker) != std::string::npos) {
@@ -87,7 +89,9 @@ class CountingEmbedder : public clients::Embedder {
   absl::Duration delay;                       // Each request takes this long.
   std::atomic<bool> unavailable_once{false};  // The next request finds the provider down.
   std::atomic<bool> refuse_key{false};        // Every request is refused: a bad key.
-  std::string fail_marker;                    // A request with a text containing it is rejected.
+  std::atomic<int> requests{0};
+  int unavailable_at_request = 0;  // The request with this number (from 1) finds it down.
+  std::string fail_marker;         // A request with a text containing it is rejected.
 
  private:
   std::unique_ptr<clients::HashingEmbedder> inner_;
@@ -316,6 +320,28 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
   EXPECT_EQ(summarizer_.items, summarized) << "its summary was kept";
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0);
+}
+
+TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRow) {
+  // A run that fails (a refused key) leaves every entity queued; the next run, restricted to one
+  // entity, finds them all for its final flushes, 50 rows and one request per batch. Its third
+  // request finds the provider down.
+  embedder_.refuse_key = true;
+  ExecutionInfo failed =
+      WaitClosed(Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}}), absl::Seconds(120));
+  ASSERT_EQ(failed.status, WorkflowStatus::kFailed);
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  ASSERT_GT(live.size(), 150u);
+  embedder_.refuse_key = false;
+  embedder_.unavailable_at_request = embedder_.requests + 3;
+  Json result = Sync({{"domain", "action"},
+                      {"entity_ids", {"1"}},
+                      {"embed_batch_size", 50},
+                      {"insert_batch_size", 50}});
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(result["inserted"], live.size()) << "every batch the failed flush committed counts";
+  EXPECT_EQ(result["embedded"], live.size());
+  EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2);
 }
 
 TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {

@@ -216,11 +216,19 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Inserts every vector still waiting. Call after Drain().
+  // Inserts every row still waiting. Call after Drain(). One batch per flush, until a flush
+  // finds less than a batch: a flush that fails and is retried redoes, and counts, its own batch
+  // only. (Runs that began before parallel flushes flush all in one activity.)
   absl::Status FlushPending() {
-    ASSIGN_OR_RETURN(Json flushed, ctx_.ExecuteActivity("sync-flush", FlushInput(/*max_batches=*/0),
-                                                        FlushOptions()));
-    position_.Add(flushed);
+    const int max_batches = max_flushes_ > 1 ? 1 : 0;
+    while (true) {
+      ASSIGN_OR_RETURN(Json flushed,
+                       ctx_.ExecuteActivity("sync-flush", FlushInput(max_batches), FlushOptions()));
+      position_.Add(flushed);
+      const int64_t taken =
+          flushed["inserted"].get<int64_t>() + flushed.value("failed", int64_t{0});
+      if (max_batches == 0 || taken < in_.insert_batch_size) break;
+    }
     pending_ = 0;
     return absl::OkStatus();
   }
