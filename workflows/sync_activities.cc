@@ -226,32 +226,31 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
     summary_hashes.push_back(record_summaries ? std::optional(w->summary_hash) : std::nullopt);
   }
   return conn
-      .Query(
-          absl::StrCat("INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
-                       "  text, properties, is_deleted, embedding_version, row_version, "
-                       "  source_updated_at, vector_hash, content_hash, summary_hash) "
-                       "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
-                       "  v.properties::jsonb, false, $2, v.row_version, ",
-                       kEpoch,
-                       "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash "
-                       "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
-                       "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], "
-                       "  $12::text[]) "
-                       "  AS v(team_id, entity_id, vector, text, properties, row_version, "
-                       "       updated_us, vector_hash, content_hash, summary_hash) "
-                       "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                       "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
-                       "  properties = EXCLUDED.properties, is_deleted = false, "
-                       "  embedding_version = EXCLUDED.embedding_version, "
-                       "  row_version = EXCLUDED.row_version, "
-                       "  source_updated_at = EXCLUDED.source_updated_at, "
-                       "  vector_hash = EXCLUDED.vector_hash, "
-                       "  content_hash = EXCLUDED.content_hash, "
-                       "  summary_hash = EXCLUDED.summary_hash"),
-          domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
-          PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
-          PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes), PgArrayLiteral(content_hashes),
-          PgArrayLiteral(summary_hashes))
+      .Query(absl::StrCat("INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
+                          "  text, properties, is_deleted, embedding_version, row_version, "
+                          "  source_updated_at, vector_hash, content_hash, summary_hash) "
+                          "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
+                          "  v.properties::jsonb, false, $2, v.row_version, ",
+                          kEpoch,
+                          "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash "
+                          "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
+                          "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], "
+                          "  $12::text[]) "
+                          "  AS v(team_id, entity_id, vector, text, properties, row_version, "
+                          "       updated_us, vector_hash, content_hash, summary_hash) "
+                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                          "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
+                          "  properties = EXCLUDED.properties, is_deleted = false, "
+                          "  embedding_version = EXCLUDED.embedding_version, "
+                          "  row_version = EXCLUDED.row_version, "
+                          "  source_updated_at = EXCLUDED.source_updated_at, "
+                          "  vector_hash = EXCLUDED.vector_hash, "
+                          "  content_hash = EXCLUDED.content_hash, "
+                          "  summary_hash = EXCLUDED.summary_hash"),
+             domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
+             PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
+             PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes),
+             PgArrayLiteral(content_hashes), PgArrayLiteral(summary_hashes))
       .status();
 }
 
