@@ -298,9 +298,10 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
 }
 
 TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
-  embedder_.fail_marker = "#7.";  // Action 7's summary: its name ends in "#7".
+  // The embedder rejects any request holding action 7's summary (its name ends in "#7").
+  embedder_.fail_marker = "#7.";
   embedder_.unavailable_once = true;
-  Json first = Sync({{"domain", "action"}, {"embed_batch_size", 1}});
+  Json first = Sync({{"domain", "action"}, {"embed_batch_size", 32}});
   const auto live = LiveKeys("posthog_action", "s.deleted");
   EXPECT_EQ(first["failed"], 1);
   EXPECT_EQ(first["embedded"], live.size() - 1);
@@ -664,12 +665,14 @@ TEST_F(SyncTest, WithAMisbehavingOpenAiProviderNothingWrongIsStored) {
   EXPECT_EQ(ClickHouseKeys("cohort", 0).size(), live.size() - 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures = 1"), 1);
 
-  // Embeddings with the wrong dimensions, then NaN: nothing is stored for those items, and the
-  // next clean run repairs everything.
+  // Embeddings with the wrong dimensions and NaN, for the request and every half it is split
+  // into (3 items take 5 requests): nothing is stored for those items, and the next clean run
+  // repairs everything.
   Exec("UPDATE posthog_cohort SET description = 'changed', updated_at = now() WHERE id <= 3");
-  fake.Control({{"faults", {"wrong_dims"}}});
+  fake.Control({{"faults", {"wrong_dims", "nan", "wrong_dims", "nan", "wrong_dims"}}});
   Json second = Sync({{"domain", "cohort"}, {"max_parallel_requests", 1}});
   EXPECT_GT(second["failed"].get<int>(), 0);
+  fake.Control({{"faults", Json::array()}});
   auto dims = clickhouse_->Query("SELECT DISTINCT length(vector) FROM " + table_ +
                                  " WHERE domain = 'cohort' AND is_deleted = 0");
   ASSERT_TRUE(dims.ok());

@@ -1,6 +1,7 @@
 #include "workflows/sync_activities.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <thread>
@@ -655,38 +656,63 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     if (read == 0) break;
     // Embed what waits for its vector, up to max_parallel_requests requests at a time; a
     // request's vectors are encoded as they arrive. An error of the provider's, not the items',
-    // fails the attempt (nothing was inserted or recorded); any other fails its items.
+    // fails the attempt (nothing was inserted or recorded). A request the provider rejects is
+    // sent again in halves, down to single texts, so only the texts it rejects fail.
     std::vector<std::pair<const Unembedded*, std::string>> failures;
     if (!unembedded.empty()) {
       std::vector<std::string> texts;
       texts.reserve(unembedded.size());
       for (const Unembedded& u : unembedded) texts.push_back(u.text);
+      // Encodes texts [first, first + n) with their vectors, or returns why there are none.
+      auto accept = [&](size_t first, size_t n,
+                        absl::StatusOr<std::vector<std::vector<float>>> vectors) -> absl::Status {
+        if (!vectors.ok()) return vectors.status();
+        if (vectors->size() != n) {
+          return absl::DataLossError(absl::StrCat("the embedder returned ", vectors->size(),
+                                                  " vectors for ", n, " texts"));
+        }
+        for (size_t i = 0; i < n; ++i) {
+          const Unembedded& u = unembedded[first + i];
+          const std::vector<float>& v = (*vectors)[i];
+          encode(
+              u.team_id, u.id,
+              absl::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)),
+              u.text, u.properties, u.deleted, u.embedding_version, u.row_version);
+        }
+        embedded += static_cast<int64_t>(n);
+        return absl::OkStatus();
+      };
+      struct Rejected {
+        size_t first, n;
+        absl::Status error;
+      };
+      std::vector<Rejected> rejected;
       RETURN_IF_ERROR(EmbedInBatches(
           *env->embedder, texts, embed_batch, parallel,
           [&](size_t first, absl::StatusOr<std::vector<std::vector<float>>> vectors) {
             const size_t n = std::min(texts.size() - first, static_cast<size_t>(embed_batch));
-            if (vectors.ok() && vectors->size() != n) {
-              vectors = absl::DataLossError(absl::StrCat("the embedder returned ", vectors->size(),
-                                                         " vectors for ", n, " texts"));
-            }
-            if (!vectors.ok()) {
-              if (!ItemsAtFault(vectors.status())) return vectors.status();
-              for (size_t i = first; i < first + n; ++i) {
-                failures.emplace_back(&unembedded[i], std::string(vectors.status().message()));
-              }
-              return absl::OkStatus();
-            }
-            for (size_t i = 0; i < n; ++i) {
-              const Unembedded& u = unembedded[first + i];
-              const std::vector<float>& v = (*vectors)[i];
-              encode(u.team_id, u.id,
-                     absl::string_view(reinterpret_cast<const char*>(v.data()),
-                                       v.size() * sizeof(float)),
-                     u.text, u.properties, u.deleted, u.embedding_version, u.row_version);
-            }
-            embedded += static_cast<int64_t>(n);
+            absl::Status s = accept(first, n, std::move(vectors));
+            if (s.ok() || !ItemsAtFault(s)) return s;
+            rejected.push_back({first, n, std::move(s)});
             return absl::OkStatus();
           }));
+      std::function<absl::Status(const Rejected&)> isolate = [&](const Rejected& r) {
+        if (r.n == 1) {
+          failures.emplace_back(&unembedded[r.first], std::string(r.error.message()));
+          return absl::OkStatus();
+        }
+        for (const auto& [first, n] :
+             {std::pair(r.first, r.n / 2), std::pair(r.first + r.n / 2, r.n - r.n / 2)}) {
+          absl::Status s = accept(first, n,
+                                  env->embedder->Embed(std::vector<std::string>(
+                                      texts.begin() + first, texts.begin() + first + n)));
+          if (s.ok()) continue;
+          if (!ItemsAtFault(s)) return s;
+          RETURN_IF_ERROR(isolate({first, n, std::move(s)}));
+        }
+        return absl::OkStatus();
+      };
+      for (const Rejected& r : rejected) RETURN_IF_ERROR(isolate(r));
     }
     if (!teams.empty()) {
       RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
