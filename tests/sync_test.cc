@@ -130,11 +130,24 @@ class SyncTest : public testing::EngineTest {
     (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_);
   }
 
+  ExecutionInfo RunSync(Json input) {
+    return WaitClosed(Start(kSyncEntityVectorsWorkflow, std::move(input)), absl::Seconds(120));
+  }
+
   Json Sync(Json input) {
-    ExecutionInfo e =
-        WaitClosed(Start(kSyncEntityVectorsWorkflow, std::move(input)), absl::Seconds(120));
+    ExecutionInfo e = RunSync(std::move(input));
     EXPECT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
     return e.result;
+  }
+
+  // A sync of every action that the embedder refuses (a bad key): it fails, leaving every
+  // entity queued. The key works again afterwards.
+  ExecutionInfo SyncWithARefusedKey() {
+    embedder_.refuse_key = true;
+    ExecutionInfo e = RunSync({{"domain", "action"}});
+    embedder_.refuse_key = false;
+    EXPECT_EQ(e.status, WorkflowStatus::kFailed);
+    return e;
   }
 
   // (team_id, id) pairs in ClickHouse after replacement, with is_deleted = `deleted`.
@@ -327,13 +340,9 @@ TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRo
   // A run that fails (a refused key) leaves every entity queued; the next run, restricted to one
   // entity, finds them all for its final flushes, 50 rows and one request per batch. Its third
   // request finds the provider down.
-  embedder_.refuse_key = true;
-  ExecutionInfo failed =
-      WaitClosed(Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}}), absl::Seconds(120));
-  ASSERT_EQ(failed.status, WorkflowStatus::kFailed);
+  ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
   const auto live = LiveKeys("posthog_action", "s.deleted");
   ASSERT_GT(live.size(), 150u);
-  embedder_.refuse_key = false;
   embedder_.unavailable_at_request = embedder_.requests + 3;
   Json result = Sync({{"domain", "action"},
                       {"entity_ids", {"1"}},
@@ -346,9 +355,7 @@ TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRo
 }
 
 TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
-  embedder_.refuse_key = true;
-  ExecutionInfo e =
-      WaitClosed(Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}}), absl::Seconds(120));
+  ExecutionInfo e = SyncWithARefusedKey();
   ASSERT_EQ(e.status, WorkflowStatus::kFailed);
   EXPECT_NE(e.failure.dump().find("invalid api key"), std::string::npos) << e.failure.dump();
   const auto live = LiveKeys("posthog_action", "s.deleted");
@@ -357,7 +364,6 @@ TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"),
             static_cast<int64_t>(live.size()));
 
-  embedder_.refuse_key = false;
   const int summarized = summarizer_.items;
   Json next = Sync({{"domain", "action"}});
   EXPECT_EQ(next["embedded"], live.size());

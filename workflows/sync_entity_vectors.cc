@@ -153,31 +153,29 @@ class SyncRun {
             {"entity_ids", in_.entity_ids}};
   }
 
-  // A flush embeds what it inserts: like sync-process, it may wait long on a rate-limited
-  // provider, and heartbeats tell a live attempt from a dead one.
-  static ActivityOptions FlushOptions() { return Options(absl::Hours(6)); }
+  // For activities that call the provider (sync-process summarizes, sync-flush embeds): a
+  // rate-limited provider can take hours over a batch; heartbeats, not this timeout, tell a
+  // live attempt from a dead one.
+  static ActivityOptions ProviderOptions() { return Options(absl::Hours(6)); }
 
   // Starts a sync-process for the keys gathered, first waiting for a free slot.
   absl::Status StartBatch() {
     while (static_cast<int>(in_flight_.size()) >= in_.max_parallel_requests) {
       RETURN_IF_ERROR(CollectOne());
     }
-    ASSIGN_OR_RETURN(
-        ActivityHandle h,
-        ctx_.StartActivity("sync-process",
-                           {{"domain", in_.domain},
-                            {"keys", batch_},
-                            {"embedding_version", in_.embedding_version}},
-                           // A rate-limited provider can take hours over a batch;
-                           // heartbeats, not this, tell a live attempt from a dead one.
-                           Options(absl::Hours(6))));
+    ASSIGN_OR_RETURN(ActivityHandle h,
+                     ctx_.StartActivity("sync-process",
+                                        {{"domain", in_.domain},
+                                         {"keys", batch_},
+                                         {"embedding_version", in_.embedding_version}},
+                                        ProviderOptions()));
     in_flight_.push_back(h);
     batch_ = Json::array();
     return absl::OkStatus();
   }
 
   // Waits for one sync-process or flush in flight. A finished sync-process adds its counts;
-  // once enough vectors wait, a flush starts beside the processing (up to max_flushes_ at a
+  // once enough rows wait, a flush starts beside the processing (up to max_flushes_ at a
   // time, each taking rows the others have not), so embedding and ClickHouse inserts overlap
   // the summarizing of later batches, and one another.
   absl::Status CollectOne() {
@@ -203,7 +201,7 @@ class SyncRun {
       // One insert's worth each; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(
           ActivityHandle flush,
-          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), FlushOptions()));
+          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), ProviderOptions()));
       flushes_.push_back(flush);
       pending_ -= in_.insert_batch_size;
     }
@@ -222,8 +220,8 @@ class SyncRun {
   absl::Status FlushPending() {
     const int max_batches = max_flushes_ > 1 ? 1 : 0;
     while (true) {
-      ASSIGN_OR_RETURN(Json flushed,
-                       ctx_.ExecuteActivity("sync-flush", FlushInput(max_batches), FlushOptions()));
+      ASSIGN_OR_RETURN(Json flushed, ctx_.ExecuteActivity("sync-flush", FlushInput(max_batches),
+                                                          ProviderOptions()));
       position_.Add(flushed);
       const int64_t taken =
           flushed["inserted"].get<int64_t>() + flushed.value("failed", int64_t{0});
@@ -266,7 +264,7 @@ class SyncRun {
   std::vector<ActivityHandle> in_flight_;
   std::vector<ActivityHandle> flushes_;  // The sync-flushes in flight.
   size_t max_flushes_ = kMaxFlushes;     // At once; part of the run's position.
-  int64_t pending_ = 0;                  // Vectors waiting that no flush has taken yet.
+  int64_t pending_ = 0;                  // Rows queued that no flush has taken yet.
   bool hold_flushes_ = false;            // A checkpoint is due: start no flush until it is taken.
 };
 
