@@ -135,11 +135,16 @@ class Bench {
     }
     *result = closed->result;
     if (std::getenv("SYNC_BENCH_HISTORY") != nullptr) {
-      auto h = client.GetHistory({started->workflow_id, started->run_id}, 1000, "");
-      for (const auto& ev : h->events) {
-        std::printf("  +%7.1f ms %s %s\n", absl::ToDoubleMilliseconds(ev.event_time - begin),
-                    ev.event_type.c_str(), ev.attributes.value("activity_type", "").c_str());
-      }
+      std::string page_token;
+      do {
+        auto h = client.GetHistory({started->workflow_id, started->run_id}, 1000, page_token);
+        Check(h.status(), "history");
+        for (const auto& ev : h->events) {
+          std::printf("  +%7.1f ms %s %s\n", absl::ToDoubleMilliseconds(ev.event_time - begin),
+                      ev.event_type.c_str(), ev.attributes.value("activity_type", "").c_str());
+        }
+        page_token = h->next_page_token;
+      } while (!page_token.empty());
     }
     worker.Shutdown();
     return took;

@@ -22,7 +22,7 @@ class ActionConfig : public EntityConfig {
   std::string domain() const override { return "action"; }
   std::string table() const override { return "posthog_action"; }
   std::string fields_sql() const override {
-    return "jsonb_build_object('name', s.name, 'description', s.description, "
+    return "json_build_object('name', s.name, 'description', s.description, "
            "'steps', s.steps_json)";
   }
 

@@ -32,7 +32,7 @@ class CohortConfig : public EntityConfig {
   std::string domain() const override { return "cohort"; }
   std::string table() const override { return "posthog_cohort"; }
   std::string fields_sql() const override {
-    return "jsonb_build_object('name', s.name, 'description', s.description, "
+    return "json_build_object('name', s.name, 'description', s.description, "
            "'filters', s.filters, 'is_static', s.is_static, 'count', s.count)";
   }
 

@@ -13,7 +13,7 @@ class EventDefinitionConfig : public EntityConfig {
   std::string deleted_sql() const override { return "false"; }
   bool hard_deletes() const override { return true; }
   std::string fields_sql() const override {
-    return "jsonb_build_object('name', s.name, 'description', s.description)";
+    return "json_build_object('name', s.name, 'description', s.description)";
   }
 
   std::string Render(const EntityRecord& e) const override {

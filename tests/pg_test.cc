@@ -148,6 +148,29 @@ TEST_F(PgTest, AStatementRunTwiceIsPreparedAndRunsTheSame) {
   EXPECT_GT(PreparedStatements(*conn_), before);
 }
 
+// Plans PostgreSQL made for a statement this session prepared: {generic, custom}.
+std::pair<int64_t, int64_t> PlansMade(PgConnection& conn, const std::string& statement) {
+  auto r = conn.QueryParams(
+      "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+      {statement});
+  if (!r.ok() || r->rows() != 1) return {-1, -1};
+  return {r->GetInt64(0, 0), r->GetInt64(0, 1)};
+}
+
+TEST_F(PgTest, ConnectionsPlanForEachCallUnlessToldThatGenericPlansAreSafe) {
+  const std::string statement = "SELECT count(*) FROM pg_class WHERE oid = $1::oid";
+  auto generic = PgConnection::Connect(testing::TestDatabaseUrl(), PlanCache::kGenericPlans);
+  ASSERT_TRUE(generic.ok()) << generic.status();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(conn_->Query(statement, i).ok());
+    ASSERT_TRUE((*generic)->Query(statement, i).ok());
+  }
+  // Prepared on the second call: nine executions each.
+  EXPECT_EQ(PlansMade(*conn_, statement), std::make_pair(int64_t{0}, int64_t{9}));
+  // PostgreSQL's default: five custom plans, then the generic one, planned once and reused.
+  EXPECT_EQ(PlansMade(**generic, statement), std::make_pair(int64_t{4}, int64_t{5}));
+}
+
 TEST_F(PgTest, APreparedStatementSurvivesTheTableChangingUnderIt) {
   ASSERT_TRUE(conn_
                   ->Execute("DROP TABLE IF EXISTS pg_test_t; CREATE TABLE pg_test_t (a int); "

@@ -173,7 +173,8 @@ PgParam PgByteaArray(const std::vector<std::string>& elements) {
   return PgParam::Binary(std::move(out));
 }
 
-absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url,
+                                                                    PlanCache plans) {
   if (url.empty()) {
     return absl::InvalidArgumentError(
         "no PostgreSQL URL: set VECSYNC_PG_URL or pass --pg-url (postgresql://user@host:port/db)");
@@ -192,11 +193,10 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   // Quiet NOTICE messages (e.g. "schema already exists") and pin the session time zone.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  // Prepared statements are planned for their parameters each time (they still save the
-  // parsing): a generic plan made while a table was small would keep scanning it whole after it
-  // grew, until the next ANALYZE.
-  absl::Status s =
-      connection->Execute("SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan");
+  absl::Status s = connection->Execute(plans == PlanCache::kCustomPlans
+                                           ? "SET TIME ZONE 'UTC'; SET plan_cache_mode = "
+                                             "force_custom_plan"
+                                           : "SET TIME ZONE 'UTC'");
   if (!s.ok()) return s;
   return connection;
 }

@@ -125,11 +125,23 @@ std::string PgArrayLiteral(const std::vector<int64_t>& elements);
 // on either side. The statement must give it the type, e.g. `unnest($1::bytea[])`.
 PgParam PgByteaArray(const std::vector<std::string>& elements);
 
+// How a connection plans its prepared statements.
+enum class PlanCache {
+  // Planned for their parameters at every execution (prepared statements still save the
+  // parsing). For statements over tables that grow fast within a run: a generic plan made while
+  // a table was small keeps scanning it whole after it grew, until the next ANALYZE.
+  kCustomPlans,
+  // PostgreSQL's default: a generic plan once it costs no more than the custom ones. For
+  // statements whose every plan is a key lookup, where planning would cost more than running.
+  kGenericPlans,
+};
+
 class PgConnection {
  public:
   // Connects to `url` (a libpq connection URI or key=value string). UNAVAILABLE when the server
-  // cannot be reached. The session time zone is UTC, and plan_cache_mode force_custom_plan.
-  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& url);
+  // cannot be reached. The session time zone is UTC.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(
+      const std::string& url, PlanCache plans = PlanCache::kCustomPlans);
 
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;

@@ -2,7 +2,8 @@
 
 namespace vecsync {
 
-PgPool::PgPool(std::string url, int max_size) : url_(std::move(url)), max_size_(max_size) {}
+PgPool::PgPool(std::string url, int max_size, PlanCache plans)
+    : url_(std::move(url)), max_size_(max_size), plans_(plans) {}
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   {
@@ -19,7 +20,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
     }
     ++open_;  // Reserve a slot; connect outside the lock.
   }
-  absl::StatusOr<std::unique_ptr<PgConnection>> conn = PgConnection::Connect(url_);
+  absl::StatusOr<std::unique_ptr<PgConnection>> conn = PgConnection::Connect(url_, plans_);
   if (!conn.ok()) {
     absl::MutexLock lock(&mu_);
     --open_;

@@ -43,7 +43,8 @@ class PgPool {
     std::unique_ptr<PgConnection> conn_;
   };
 
-  PgPool(std::string url, int max_size);
+  // Connections plan their statements as `plans` says (see PlanCache).
+  PgPool(std::string url, int max_size, PlanCache plans = PlanCache::kCustomPlans);
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
@@ -58,6 +59,7 @@ class PgPool {
 
   const std::string url_;
   const int max_size_;
+  const PlanCache plans_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;

@@ -112,8 +112,10 @@ absl::Status Worker::Start() {
   }
   if (options_.run_workflows) workflow_types_ = registry_->WorkflowTypes();
   if (options_.run_activities) activity_types_ = registry_->ActivityTypes();
-  // The pool serves workflow threads, executors and the background loops.
-  pool_ = std::make_unique<PgPool>(pg_url_, options_.pool_size);
+  // The pool serves workflow threads, executors and the background loops. The engine's
+  // statements are key lookups on indexed tables: generic plans spare their planning, which
+  // cost more than running them.
+  pool_ = std::make_unique<PgPool>(pg_url_, options_.pool_size, PlanCache::kGenericPlans);
   store_ = std::make_unique<Store>(pool_.get(), identity_);
   {
     ASSIGN_OR_RETURN(PgPool::Lease conn, pool_->Acquire());
