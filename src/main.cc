@@ -1,6 +1,4 @@
 // vecsync: keeps vector embeddings of database entities in sync, as a durable workflow worker.
-#include <malloc.h>
-
 #include <algorithm>
 #include <iostream>
 
@@ -9,12 +7,6 @@
 #include "src/cli/config_file.h"
 
 int main(int argc, char** argv) {
-  // Vector batches are large, short-lived buffers allocated on many threads. With glibc's
-  // default the mmap threshold rises after the first frees, such buffers then come from
-  // per-thread arenas that keep the memory, and peak RSS grows with how much a process has
-  // synced. A fixed threshold returns them to the system when freed: measured in sync_bench,
-  // 644 MB → 365 MB peak over 100k entities.
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   CLI::App app{
       "vecsync keeps vector embeddings of database entities in sync.\n"
       "Run `vecsync <command> --help` for a command's settings."};
