@@ -214,7 +214,9 @@ class Bench {
   void WaitForMerges() {
     const absl::Time deadline = absl::Now() + absl::Minutes(1);
     while (absl::Now() < deadline) {
-      auto merges = clickhouse_->Query("SELECT count() FROM system.merges");
+      auto merges = clickhouse_->Query(
+          "SELECT count() FROM system.merges WHERE database = currentDatabase() AND table = '" +
+          table_ + "'");
       if (!merges.ok() || absl::StripAsciiWhitespace(*merges) == "0") return;
       absl::SleepFor(absl::Milliseconds(200));
     }

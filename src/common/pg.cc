@@ -197,7 +197,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   absl::Status s = connection->Execute(plans == PlanCache::kCustomPlans
                                            ? "SET TIME ZONE 'UTC'; SET plan_cache_mode = "
                                              "force_custom_plan"
-                                           : "SET TIME ZONE 'UTC'");
+                                           : "SET TIME ZONE 'UTC'; SET plan_cache_mode = auto");
   if (!s.ok()) return s;
   return connection;
 }

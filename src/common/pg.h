@@ -151,7 +151,7 @@ class PgConnection {
 
   // Runs one statement with parameters (extended protocol); result columns come in `format`.
   // A statement text run a second time on this connection is prepared, and from then on only
-  // executed: PostgreSQL parses it once (and plans it for each call's parameters). At most
+  // executed: PostgreSQL parses it once, and plans it as the connection's PlanCache says. At most
   // kMaxPreparedStatements are kept. When DDL changes what a prepared statement returns, it is
   // forgotten: outside a transaction it runs again at once, unprepared; inside one the error is
   // returned (the transaction is aborted anyway) and the caller's retry prepares it afresh.
