@@ -343,14 +343,21 @@ TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRo
   ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
   const auto live = LiveKeys("posthog_action", "s.deleted");
   ASSERT_GT(live.size(), 150u);
+  ASSERT_EQ(QueryInt("SELECT count(*) FROM posthog_action WHERE id = 1 AND NOT deleted"), 1);
   embedder_.unavailable_at_request = embedder_.requests + 3;
-  Json result = Sync({{"domain", "action"},
-                      {"entity_ids", {"1"}},
-                      {"embed_batch_size", 50},
-                      {"insert_batch_size", 50}});
+  ExecutionInfo e = RunSync({{"domain", "action"},
+                             {"entity_ids", {"1"}},
+                             {"embed_batch_size", 50},
+                             {"insert_batch_size", 50}});
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
-  EXPECT_EQ(result["inserted"], live.size()) << "every batch the failed flush committed counts";
-  EXPECT_EQ(result["embedded"], live.size());
+  EXPECT_EQ(e.result["inserted"], live.size()) << "every batch the failed flush committed counts";
+  // The run selected one entity; the rest the failed run queued are carried over, apart.
+  EXPECT_EQ(e.result["selected"], 1);
+  EXPECT_EQ(e.result["embedded"], 1);
+  EXPECT_EQ(e.result["carried_over"], live.size() - 1);
+  EXPECT_EQ(e.progress["done"], e.progress["total"]) << e.progress.dump();
+  EXPECT_EQ(e.progress["total"], live.size());
   EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2);
 }
 
@@ -367,6 +374,7 @@ TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   const int summarized = summarizer_.items;
   Json next = Sync({{"domain", "action"}});
   EXPECT_EQ(next["embedded"], live.size());
+  EXPECT_EQ(next["carried_over"], 0) << "this run selected, and queued again, every entity";
   EXPECT_EQ(summarizer_.items, summarized) << "the summaries were recorded as they arrived";
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
 }

@@ -73,7 +73,8 @@ metrics::Counter& SyncEntities() {
   static metrics::Counter& entities = metrics::Counter::Get(
       "vecsync_sync_entities_total",
       "Entities through each sync stage: selected, summarized, embedded, refreshed, "
-      "skipped_unchanged, failed, tombstoned, inserted",
+      "skipped_unchanged, failed, tombstoned, inserted, carried_over (queued by an earlier run, "
+      "flushed by a later one)",
       {"domain", "stage"});
   return entities;
 }
@@ -206,10 +207,11 @@ struct Work {
 };
 
 // Queues `items` with their vectors (little-endian float32 bytes) in the hand-off table, for
-// the next sync-flush to insert into ClickHouse. Replaces what an item had queued before.
-// With `record_summaries`, the flush also records the items' summaries in entity_state.
+// the next sync-flush to insert into ClickHouse, as queued by run `run_id`. Replaces what an
+// item had queued before. With `record_summaries`, the flush also records the items' summaries
+// in entity_state.
 absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, int version,
-                                absl::Span<Work* const> items,
+                                const std::string& run_id, absl::Span<Work* const> items,
                                 const std::vector<std::string>& vectors, bool record_summaries) {
   if (items.empty()) return absl::OkStatus();
   std::vector<int64_t> teams, row_versions, updated_us;
@@ -229,11 +231,13 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
   return conn
       .Query(absl::StrCat("INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
                           "  text, properties, is_deleted, embedding_version, row_version, "
-                          "  source_updated_at, vector_hash, content_hash, summary_hash) "
+                          "  source_updated_at, vector_hash, content_hash, summary_hash, "
+                          "  queued_by) "
                           "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
                           "  v.properties::jsonb, false, $2, v.row_version, ",
                           kEpoch,
-                          "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash "
+                          "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash, "
+                          "  $13::uuid "
                           "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
                           "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], "
                           "  $12::text[]) "
@@ -247,11 +251,11 @@ absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, i
                           "  source_updated_at = EXCLUDED.source_updated_at, "
                           "  vector_hash = EXCLUDED.vector_hash, "
                           "  content_hash = EXCLUDED.content_hash, "
-                          "  summary_hash = EXCLUDED.summary_hash"),
+                          "  summary_hash = EXCLUDED.summary_hash, queued_by = EXCLUDED.queued_by"),
              domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
              PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
              PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes),
-             PgArrayLiteral(content_hashes), PgArrayLiteral(summary_hashes))
+             PgArrayLiteral(content_hashes), PgArrayLiteral(summary_hashes), run_id)
       .status();
 }
 
@@ -530,9 +534,10 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   RETURN_IF_ERROR(txn.Begin());
   // Queued without their vectors: the flush embeds them right before inserting them, so no
   // vector is written to PostgreSQL. A local summarizer's summaries are recorded by the flush.
-  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, to_embed, /*vectors=*/{},
+  const std::string& run_id = ctx.info().run_id;
+  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, run_id, to_embed, /*vectors=*/{},
                                      env->summarizer->local()));
-  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, refreshed, refreshed_vectors,
+  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, run_id, refreshed, refreshed_vectors,
                                      /*record_summaries=*/false));
   counts["refreshed"] = static_cast<int>(refreshed.size());
   counts["queued"] = static_cast<int>(to_embed.size() + refreshed.size() + tombstones.size());
@@ -542,16 +547,16 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         conn->Query(
                 "INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
                 "  text, properties, is_deleted, embedding_version, row_version, "
-                "  source_updated_at) "
+                "  source_updated_at, queued_by) "
                 "VALUES ($1, $2, $3, ''::bytea, '', '{}'::jsonb, true, $4, $5, " +
                     std::string(kEpoch) +
-                    "$6::bigint) "
+                    "$6::bigint, $7::uuid) "
                     "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET vector = ''::bytea, "
                     "  text = '', is_deleted = true, row_version = EXCLUDED.row_version, "
                     "  source_updated_at = EXCLUDED.source_updated_at, "
-                    "  content_hash = NULL, summary_hash = NULL",
+                    "  content_hash = NULL, summary_hash = NULL, queued_by = EXCLUDED.queued_by",
                 domain, w->key.first, w->key.second, version,
-                static_cast<int64_t>(RowVersion(version, when)), absl::ToUnixMicros(when))
+                static_cast<int64_t>(RowVersion(version, when)), absl::ToUnixMicros(when), run_id)
             .status());
     counts["tombstoned"] = counts["tombstoned"].get<int>() + 1;
   }
@@ -575,6 +580,7 @@ struct Unembedded {
   std::string id, text, properties;
   bool deleted = false;
   int64_t embedding_version = 0, row_version = 0;
+  bool carried_over = false;  // Queued by another run than the flush's.
 };
 
 absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, const Json& input) {
@@ -586,7 +592,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   const int parallel = input.value("max_parallel_requests", 5);
   const size_t vector_bytes = sizeof(float) * static_cast<size_t>(env->embedder->dimensions());
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
-  int64_t inserted = 0, embedded = 0, failed = 0;
+  // Rows an earlier run queued and did not flush are inserted (or failed) here too, and counted
+  // apart: the run did not select them.
+  int64_t inserted = 0, embedded = 0, failed = 0, carried_over = 0;
   for (int batch = 1;; ++batch) {
     // Rows are encoded as they arrive (or as their vectors do): the batch is held once, as the
     // insert's body.
@@ -629,9 +637,11 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
     RETURN_IF_ERROR(conn->QueryRows(
         "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
-        "embedding_version, row_version FROM vecsync.pending_rows WHERE domain = $1 "
+        "embedding_version, row_version, queued_by IS DISTINCT FROM $3::uuid "
+        "FROM vecsync.pending_rows WHERE domain = $1 "
         "ORDER BY team_id, entity_id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        {domain, ToPgParam(limit)}, PgConnection::ResultFormat::kBinary, [&](const PgResult& r) {
+        {domain, ToPgParam(limit), ctx.info().run_id}, PgConnection::ResultFormat::kBinary,
+        [&](const PgResult& r) {
           const bool has_vector = !r.IsNull(0, 2);
           if (read++ == 0) {
             // Room for a whole batch of rows like the first, so the buffer never moves. Pages
@@ -646,10 +656,11 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
           if (has_vector) {
             encode(r.GetInt64(0, 0), r.Get(0, 1), r.Get(0, 2), r.Get(0, 3), r.Get(0, 4),
                    r.GetBool(0, 5), r.GetInt64(0, 6), r.GetInt64(0, 7));
+            if (r.GetBool(0, 8)) ++carried_over;
           } else {
             unembedded.push_back({r.GetInt64(0, 0), r.GetString(0, 1), r.GetString(0, 3),
                                   r.GetString(0, 4), r.GetBool(0, 5), r.GetInt64(0, 6),
-                                  r.GetInt64(0, 7)});
+                                  r.GetInt64(0, 7), r.GetBool(0, 8)});
           }
           return absl::OkStatus();
         }));
@@ -678,8 +689,8 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
               u.team_id, u.id,
               absl::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)),
               u.text, u.properties, u.deleted, u.embedding_version, u.row_version);
+          ++(u.carried_over ? carried_over : embedded);
         }
-        embedded += static_cast<int64_t>(n);
         return absl::OkStatus();
       };
       struct Rejected {
@@ -759,17 +770,21 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     }
     for (const auto& [u, error] : failures) {
       RETURN_IF_ERROR(RecordFailure(*conn, domain, {u->team_id, u->id}, error, u->row_version));
+      ++(u->carried_over ? carried_over : failed);
     }
     RETURN_IF_ERROR(txn.Commit());
     inserted += static_cast<int64_t>(teams.size());
-    failed += static_cast<int64_t>(failures.size());
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
     if (read < limit || batch == max_batches) break;
   }
   SyncEntities().Add({domain, "embedded"}, static_cast<double>(embedded));
   SyncEntities().Add({domain, "failed"}, static_cast<double>(failed));
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
-  return Json{{"inserted", inserted}, {"embedded", embedded}, {"failed", failed}};
+  SyncEntities().Add({domain, "carried_over"}, static_cast<double>(carried_over));
+  return Json{{"inserted", inserted},
+              {"embedded", embedded},
+              {"failed", failed},
+              {"carried_over", carried_over}};
 }
 
 // ---- sync-finish ----------------------------------------------------------------------------

@@ -18,8 +18,11 @@ using engine::WorkflowContext;
 constexpr size_t kMaxFlushes = 2;
 
 // "refreshed": written again with the vector it had, because only its properties changed.
-constexpr const char* kCounters[] = {"selected",          "summarized", "embedded",   "refreshed",
-                                     "skipped_unchanged", "failed",     "tombstoned", "inserted"};
+// "carried_over": queued by an earlier run that did not flush it (it failed or was cancelled),
+// and inserted or failed by this run's flushes; not among "selected".
+constexpr const char* kCounters[] = {"selected",   "summarized",        "embedded",
+                                     "refreshed",  "skipped_unchanged", "failed",
+                                     "tombstoned", "inserted",          "carried_over"};
 
 ActivityOptions Options(absl::Duration start_to_close) {
   ActivityOptions o;
@@ -246,13 +249,16 @@ class SyncRun {
     progress["domain"] = in_.domain;
     progress["phase"] = position_.doc["phase"];
     progress["in_flight"] = in_flight_.size() + flushes_.size();
-    // Every selected entity ends as exactly one of these; `done`/`total` drive progress bars.
+    // Every selected entity ends as exactly one of these, and so does every carried-over one;
+    // `done`/`total` drive progress bars.
     int64_t done = 0;
-    for (const char* c : {"embedded", "refreshed", "skipped_unchanged", "failed", "tombstoned"}) {
+    for (const char* c :
+         {"embedded", "refreshed", "skipped_unchanged", "failed", "tombstoned", "carried_over"}) {
       done += progress[c].get<int64_t>();
     }
     progress["done"] = done;
-    progress["total"] = progress["selected"];
+    progress["total"] =
+        progress["selected"].get<int64_t>() + progress["carried_over"].get<int64_t>();
     return ctx_.SetProgress(progress);
   }
 
