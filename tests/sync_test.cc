@@ -310,6 +310,34 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
   EXPECT_LE(embedder_.max_in_flight, 8);
 }
 
+TEST_F(SyncTest, AFlushWaitingOnASlowProviderKeepsHeartbeating) {
+  // One flush, one embedding request that takes a second: the flush heartbeats from a thread
+  // of its own meanwhile, so a slow provider is not taken for a dead attempt.
+  env_.keep_alive_interval = absl::Milliseconds(50);
+  embedder_.delay = absl::Seconds(1);
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}, {"embed_batch_size", 2048}});
+  // The heartbeat deadlines a running flush attempt wrote, as seen every 20 ms.
+  std::set<int64_t> deadlines;
+  const std::string running = "SELECT count(*) FROM vecsync.executions WHERE run_id = '" +
+                              run.run_id + "' AND status = 'RUNNING'";
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(60);
+       QueryInt(running) == 1 && absl::Now() < give_up;) {
+    const int64_t deadline = QueryInt(
+        "SELECT COALESCE(max((EXTRACT(EPOCH FROM heartbeat_deadline) * 1000000)::bigint), 0) "
+        "FROM vecsync.steps WHERE run_id = '" +
+        run.run_id + "' AND name = 'sync-flush' AND status = 'STARTED'");
+    if (deadline != 0) deadlines.insert(deadline);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(10));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(embedder_.requests, 1);
+  // Without the keep-alive thread: the deadline set when the attempt started, and at most one
+  // more after the insert.
+  EXPECT_GE(deadlines.size(), 5u) << "the flush went quiet while the provider was slow";
+}
+
 TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
   // The embedder rejects any request holding action 7's summary (its name ends in "#7").
   embedder_.fail_marker = "#7.";

@@ -333,13 +333,13 @@ bool ItemsAtFault(const absl::Status& s) {
          s.code() != absl::StatusCode::kPermissionDenied;
 }
 
-// Heartbeats an activity every kKeepAliveInterval from a thread of its own for as long as it
-// lives: an attempt blocked on a slow or rate-limited provider is not taken for a dead one.
+// Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
+// attempt blocked on a slow or rate-limited provider is not taken for a dead one.
 class KeepAlive {
  public:
-  KeepAlive(engine::ActivityContext& ctx, Json details)
-      : thread_([this, &ctx, details = std::move(details)] {
-          while (!done_.WaitForNotificationWithTimeout(kKeepAliveInterval)) {
+  KeepAlive(engine::ActivityContext& ctx, absl::Duration interval, Json details)
+      : thread_([this, &ctx, interval, details = std::move(details)] {
+          while (!done_.WaitForNotificationWithTimeout(interval)) {
             (void)ctx.Heartbeat(details);
           }
         }) {}
@@ -351,7 +351,6 @@ class KeepAlive {
   }
 
  private:
-  static constexpr absl::Duration kKeepAliveInterval = absl::Seconds(30);
   absl::Notification done_;  // Before thread_: the thread waits on it.
   std::thread thread_;
 };
@@ -460,7 +459,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     const Json progress = {{"stage", "summarizing"}, {"summarized", start}};
     absl::StatusOr<std::vector<absl::StatusOr<std::string>>> summaries;
     {
-      KeepAlive keep_alive(ctx, progress);
+      KeepAlive keep_alive(ctx, env->keep_alive_interval, progress);
       summaries = env->summarizer->Summarize(inputs);
     }
     RETURN_IF_ERROR(summaries.status());
@@ -529,7 +528,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
   // A row a flush holds (the same entity queued earlier in the run) keeps this transaction
   // waiting until that flush is done: heartbeats go on meanwhile.
-  KeepAlive keep_alive(ctx, {{"stage", "queueing"}});
+  KeepAlive keep_alive(ctx, env->keep_alive_interval, {{"stage", "queueing"}});
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
   // Queued without their vectors: the flush embeds them right before inserting them, so no
@@ -631,7 +630,8 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     // to be recorded. The transaction lives as long as the embedding does.
     // Heartbeats go on while the batch is embedded and inserted, however long that takes: an
     // attempt that holds the rows' locks is never taken for a dead one and retried beside them.
-    KeepAlive keep_alive(ctx, {{"stage", "flushing"}, {"inserted", inserted}});
+    KeepAlive keep_alive(ctx, env->keep_alive_interval,
+                         {{"stage", "flushing"}, {"inserted", inserted}});
     PgTransaction txn(*conn);
     RETURN_IF_ERROR(txn.Begin());
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());

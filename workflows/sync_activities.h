@@ -11,11 +11,12 @@
 //                                                      reuses the vector in ClickHouse when
 //                                                      only properties changed, records
 //                                                      failures
-//   sync-flush    {domain, insert_batch_size,        → {inserted, embedded, failed}; embeds and
-//                  embed_batch_size,                   inserts what waits, in batches;
-//                  max_parallel_requests,              max_batches 0: until none waits. An
-//                  max_batches}                        item the provider rejects is recorded as
-//                                                      failed; an outage fails the attempt
+//   sync-flush    {domain, insert_batch_size,        → {inserted, embedded, failed,
+//                  embed_batch_size,                   carried_over}; embeds and inserts what
+//                  max_parallel_requests,              waits, in batches; max_batches 0: until
+//                  max_batches}                        none waits. An item the provider rejects
+//                                                      is recorded as failed; an outage fails
+//                                                      the attempt
 //   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark
 #ifndef VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
 #define VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
@@ -23,6 +24,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
 #include "src/clients/summarizer.h"
@@ -42,6 +44,9 @@ struct SyncEnvironment {
   clients::Summarizer* summarizer = nullptr;
   clients::Embedder* embedder = nullptr;
   std::string table = "pg_embeddings";
+  // How often an activity heartbeats from a thread of its own while it waits on the provider or
+  // on another activity's row lock: well inside the activities' 5-minute heartbeat timeout.
+  absl::Duration keep_alive_interval = absl::Seconds(30);
 };
 
 absl::Status RegisterSyncActivities(engine::Registry* registry, SyncEnvironment* env);
