@@ -92,12 +92,16 @@ class Bench {
   // Forgets every sync (state, hand-off, watermarks and the ClickHouse table) but keeps the
   // source rows: the next sync does all the work again.
   void ForgetSyncs() {
+    Execute("TRUNCATE vecsync.entity_state, vecsync.pending_rows, vecsync.sync_watermarks",
+            "reset sync state");
+    Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_), "drop table");
+  }
+
+  // Runs `sql` on the bench's database; exits naming `what` if it fails.
+  void Execute(const std::string& sql, const char* what) {
     auto conn = pool_.Acquire();
     Check(conn.status(), "connect");
-    Check((*conn)->Execute("TRUNCATE vecsync.entity_state, vecsync.pending_rows, "
-                           "vecsync.sync_watermarks"),
-          "reset sync state");
-    Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_), "drop table");
+    Check((*conn)->Execute(sql), what);
   }
 
   int64_t LiveEntities() {
@@ -200,13 +204,13 @@ class Bench {
                       total)
               .status(),
           "grow actions");
-    Check((*conn)->Execute(
-              "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, source_updated_at, "
-              "  content_hash, summary, summary_hash, vector_hash, embedding_version, synced_at) "
-              "SELECT 'action', team_id, id::text, updated_at, 'bulk', 'bulk', 'bulk', 'bulk', 1, "
-              "  now() FROM posthog_action ON CONFLICT DO NOTHING"),
-          "grow sync state");
-    Check((*conn)->Execute("ANALYZE"), "analyze");
+    Execute(
+        "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, source_updated_at, "
+        "  content_hash, summary, summary_hash, vector_hash, embedding_version, synced_at) "
+        "SELECT 'action', team_id, id::text, updated_at, 'bulk', 'bulk', 'bulk', 'bulk', 1, "
+        "  now() FROM posthog_action ON CONFLICT DO NOTHING",
+        "grow sync state");
+    Execute("ANALYZE", "analyze");
   }
 
   // Lets both servers settle before a short measure: PostgreSQL vacuums and analyzes what the
@@ -215,11 +219,10 @@ class Bench {
   // uses the cores times the machine, not the rerun (a no-op rerun took 70-270 ms then, ~40
   // otherwise).
   void Settle() {
-    auto conn = pool_.Acquire();
-    Check(conn.status(), "connect");
-    Check((*conn)->Execute("VACUUM ANALYZE vecsync.pending_rows, vecsync.entity_state, "
-                           "vecsync.steps, vecsync.history, vecsync.executions"),
-          "vacuum");
+    Execute(
+        "VACUUM ANALYZE vecsync.pending_rows, vecsync.entity_state, vecsync.steps, "
+        "vecsync.history, vecsync.executions",
+        "vacuum");
     const absl::Time deadline = absl::Now() + absl::Minutes(1);
     while (absl::Now() < deadline) {
       auto merges = clickhouse_->Query(
