@@ -92,7 +92,7 @@ class Bench {
   // Forgets every sync (state, hand-off, watermarks and the ClickHouse table) but keeps the
   // source rows: the next sync does all the work again.
   void ForgetSyncs() {
-    Execute("TRUNCATE vecsync.entity_state, vecsync.pending_rows, vecsync.sync_watermarks",
+    Execute("TRUNCATE vecsync.entity_state, vecsync.pending_batches, vecsync.sync_watermarks",
             "reset sync state");
     Check(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_), "drop table");
   }
@@ -220,7 +220,7 @@ class Bench {
   // otherwise).
   void Settle() {
     Execute(
-        "VACUUM ANALYZE vecsync.pending_rows, vecsync.entity_state, vecsync.steps, "
+        "VACUUM ANALYZE vecsync.pending_batches, vecsync.entity_state, vecsync.steps, "
         "vecsync.history, vecsync.executions",
         "vacuum");
     const absl::Time deadline = absl::Now() + absl::Minutes(1);

@@ -84,7 +84,7 @@ TEST_F(SyncCrashTest, KilledMidRunARestartFinishesWithExactCounts) {
       "WHERE o.is_ai_data_processing_approved AND NOT s.deleted");
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE synced_at IS NOT NULL"),
             live);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
   const std::string teams = std::to_string(QueryInt("SELECT min(id) FROM posthog_team")) + " AND " +
                             std::to_string(QueryInt("SELECT max(id) FROM posthog_team"));
   auto rows = (*clickhouse)

@@ -18,6 +18,7 @@
 #include "tests/engine_fixture.h"
 #include "tests/fake_provider.h"
 #include "workflows/failed_entities.h"
+#include "workflows/queued_rows.h"
 #include "workflows/sync_entity_vectors.h"
 
 namespace vecsync::workflows {
@@ -274,18 +275,17 @@ TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint)
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(e.result["embedded"], live.size());
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
 }
 
 TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughPostgres) {
-  // Every vector written to the hand-off table, as the sync writes it.
+  // Every batch written to the hand-off table, as the sync writes it.
   Exec(
-      "CREATE TABLE vecsync.vectors_seen (entity_id text); "
-      "CREATE FUNCTION vecsync.note_vector() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-      "  IF NEW.vector IS NOT NULL AND NOT NEW.is_deleted THEN "
-      "    INSERT INTO vecsync.vectors_seen VALUES (NEW.entity_id); END IF; RETURN NEW; END $$; "
-      "CREATE TRIGGER note_vector BEFORE INSERT OR UPDATE ON vecsync.pending_rows "
-      "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_vector()");
+      "CREATE TABLE vecsync.batches_seen (body bytea); "
+      "CREATE FUNCTION vecsync.note_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "  INSERT INTO vecsync.batches_seen VALUES (NEW.body); RETURN NEW; END $$; "
+      "CREATE TRIGGER note_batch BEFORE INSERT OR UPDATE ON vecsync.pending_batches "
+      "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_batch()");
   embedder_.delay = absl::Milliseconds(20);
   const engine::StartWorkflowResult run =
       Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
@@ -302,8 +302,19 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
   EXPECT_EQ(embedder_.items, static_cast<int>(live.size()));
   const int64_t concurrent_flushes = ScheduledWhileOpen(run.run_id, "sync-flush", "sync-flush");
   EXPECT_GT(concurrent_flushes, 0);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.vectors_seen"), 0)
-      << "vectors go from the embedder straight into the ClickHouse insert";
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto bodies = (*conn)->QueryBinary("SELECT body FROM vecsync.batches_seen");
+  ASSERT_TRUE(bodies.ok()) << bodies.status();
+  size_t queued = 0, with_vectors = 0;
+  for (int i = 0; i < bodies->rows(); ++i) {
+    auto rows = DecodeQueuedRows(bodies->Get(i, 0));
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    queued += rows->size();
+    for (const QueuedRow& row : *rows) with_vectors += row.vector.has_value() ? 1 : 0;
+  }
+  EXPECT_EQ(queued, live.size());
+  EXPECT_EQ(with_vectors, 0u) << "vectors go from the embedder straight into the ClickHouse insert";
   // Requests overlap within a flush (two flushes alone would make at most two), up to
   // max_parallel_requests in each of the two.
   EXPECT_GT(embedder_.max_in_flight, 2);
@@ -351,7 +362,7 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
                      "AND entity_id = '7' AND failures = 1 "
                      "AND last_error = 'the input was rejected' AND synced_at IS NULL"),
             1);
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
   EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2)
       << "the outage failed the flush's first attempt, and the second did the work";
 
@@ -389,6 +400,34 @@ TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRo
   EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2);
 }
 
+TEST_F(SyncTest, AnOlderRowLeftQueuedNeverClearsTheFailureOfANewerVersion) {
+  // A failed run leaves every action queued. Action 1 then changes, and its new content fails
+  // to summarize: the next run records the failure, and its final flush finds the older row of
+  // action 1 the failed run left.
+  ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  ASSERT_EQ(QueryInt("SELECT count(*) FROM posthog_action WHERE id = 1 AND NOT deleted"), 1);
+  Exec("UPDATE posthog_action SET name = 'Renamed once', updated_at = now() WHERE id = 1");
+  summarizer_.fail_marker = "Renamed once";
+  Json failed = Sync({{"domain", "action"}, {"entity_ids", {"1"}}});
+  EXPECT_EQ(failed["failed"], 1);
+  EXPECT_EQ(failed["carried_over"], live.size()) << "the older row of action 1 is inserted too";
+  EXPECT_EQ(QueryInt("SELECT failures FROM vecsync.entity_state WHERE domain = 'action' "
+                     "AND entity_id = '1'"),
+            1)
+      << "the older row, flushed after the newer one failed, must not clear the failure";
+
+  // The next run retries it, and ClickHouse ends with the new content.
+  summarizer_.fail_marker.clear();
+  Json retried = Sync({{"domain", "action"}});
+  EXPECT_EQ(retried["embedded"], 1);
+  auto text = clickhouse_->Query("SELECT text FROM " + table_ +
+                                 " FINAL WHERE domain = 'action' AND id = '1'");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_NE(text->find("Renamed once"), std::string::npos) << *text;
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0);
+}
+
 TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   ExecutionInfo e = SyncWithARefusedKey();
   ASSERT_EQ(e.status, WorkflowStatus::kFailed);
@@ -396,13 +435,16 @@ TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   const auto live = LiveKeys("posthog_action", "s.deleted");
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0)
       << "the key is at fault, not the entities";
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_rows"),
+  EXPECT_EQ(QueryInt("SELECT sum(row_count) FROM vecsync.pending_batches"),
             static_cast<int64_t>(live.size()));
 
-  const int summarized = summarizer_.items;
+  const int summarized = summarizer_.items, embedded = embedder_.items;
   Json next = Sync({{"domain", "action"}});
   EXPECT_EQ(next["embedded"], live.size());
   EXPECT_EQ(next["carried_over"], 0) << "this run selected, and queued again, every entity";
+  EXPECT_EQ(embedder_.items - embedded, static_cast<int>(live.size()))
+      << "an entity the failed run left queued, and this run queued again, is embedded once";
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
   EXPECT_EQ(summarizer_.items, summarized) << "the summaries were recorded as they arrived";
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
 }

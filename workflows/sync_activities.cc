@@ -19,6 +19,7 @@
 #include "src/common/status_macros.h"
 #include "src/engine/errors.h"
 #include "workflows/embed_batches.h"
+#include "workflows/queued_rows.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -202,61 +203,38 @@ struct Work {
   bool has_state = false;
   std::string rendered, content_hash, summary, summary_hash, vector_hash;
   Json properties;
-  uint64_t row_version = 0;  // ClickHouse's `version` for the row queued.
-  std::string error;         // Set when this item failed.
+  std::string properties_json;  // `properties` as queued.
+  uint64_t row_version = 0;     // ClickHouse's `version` for the row queued.
+  std::string error;            // Set when this item failed.
 };
 
-// Queues `items` with their vectors (little-endian float32 bytes) in the hand-off table, for
-// the next sync-flush to insert into ClickHouse, as queued by run `run_id`. Replaces what an
-// item had queued before. With `record_summaries`, the flush also records the items' summaries
-// in entity_state.
-absl::Status QueueForClickHouse(PgConnection& conn, const std::string& domain, int version,
-                                const std::string& run_id, absl::Span<Work* const> items,
-                                const std::vector<std::string>& vectors, bool record_summaries) {
-  if (items.empty()) return absl::OkStatus();
-  std::vector<int64_t> teams, row_versions, updated_us;
-  std::vector<std::string> ids, texts, properties, vector_hashes;
-  std::vector<std::optional<std::string>> content_hashes, summary_hashes;
-  for (const Work* w : items) {
-    teams.push_back(w->key.first);
-    ids.push_back(w->key.second);
-    texts.push_back(w->summary);
-    properties.push_back(w->properties.dump());
-    row_versions.push_back(static_cast<int64_t>(w->row_version));
-    updated_us.push_back(absl::ToUnixMicros(w->entity->updated_at));
-    vector_hashes.push_back(w->vector_hash);
-    content_hashes.push_back(record_summaries ? std::optional(w->content_hash) : std::nullopt);
-    summary_hashes.push_back(record_summaries ? std::optional(w->summary_hash) : std::nullopt);
+// The row `w` queues for ClickHouse: its summary, without a vector.
+QueuedRow ToQueuedRow(const Work& w, int version) {
+  QueuedRow row;
+  row.team_id = w.key.first;
+  row.id = w.key.second;
+  row.text = w.summary;
+  row.properties = w.properties_json;
+  row.embedding_version = version;
+  row.row_version = static_cast<int64_t>(w.row_version);
+  row.source_updated_us = absl::ToUnixMicros(w.entity->updated_at);
+  row.vector_hash = w.vector_hash;
+  return row;
+}
+
+// Queues `rows` for the flushes, as queued by run `run_id`: one pending batch, or one per
+// `max_rows` rows, so that a flush can fill an insert of max_rows with whole batches.
+absl::Status QueueBatches(PgConnection& conn, const std::string& domain, const std::string& run_id,
+                          absl::Span<const QueuedRow> rows, size_t max_rows) {
+  for (size_t first = 0; first < rows.size(); first += max_rows) {
+    const absl::Span<const QueuedRow> batch = rows.subspan(first, max_rows);
+    RETURN_IF_ERROR(conn.Query("INSERT INTO vecsync.pending_batches (domain, queued_by, "
+                               "  row_count, body) VALUES ($1, $2::uuid, $3, $4)",
+                               domain, run_id, static_cast<int64_t>(batch.size()),
+                               PgParam::Binary(EncodeQueuedRows(batch)))
+                        .status());
   }
-  return conn
-      .Query(absl::StrCat("INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
-                          "  text, properties, is_deleted, embedding_version, row_version, "
-                          "  source_updated_at, vector_hash, content_hash, summary_hash, "
-                          "  queued_by) "
-                          "SELECT $1, v.team_id, v.entity_id, v.vector, v.text, "
-                          "  v.properties::jsonb, false, $2, v.row_version, ",
-                          kEpoch,
-                          "v.updated_us, v.vector_hash, v.content_hash, v.summary_hash, "
-                          "  $13::uuid "
-                          "FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::text[], "
-                          "  $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], "
-                          "  $12::text[]) "
-                          "  AS v(team_id, entity_id, vector, text, properties, row_version, "
-                          "       updated_us, vector_hash, content_hash, summary_hash) "
-                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                          "  vector = EXCLUDED.vector, text = EXCLUDED.text, "
-                          "  properties = EXCLUDED.properties, is_deleted = false, "
-                          "  embedding_version = EXCLUDED.embedding_version, "
-                          "  row_version = EXCLUDED.row_version, "
-                          "  source_updated_at = EXCLUDED.source_updated_at, "
-                          "  vector_hash = EXCLUDED.vector_hash, "
-                          "  content_hash = EXCLUDED.content_hash, "
-                          "  summary_hash = EXCLUDED.summary_hash, queued_by = EXCLUDED.queued_by"),
-             domain, version, PgArrayLiteral(teams), PgArrayLiteral(ids), PgByteaArray(vectors),
-             PgArrayLiteral(texts), PgArrayLiteral(properties), PgArrayLiteral(row_versions),
-             PgArrayLiteral(updated_us), PgArrayLiteral(vector_hashes),
-             PgArrayLiteral(content_hashes), PgArrayLiteral(summary_hashes), run_id)
-      .status();
+  return absl::OkStatus();
 }
 
 // Records the summaries of `items` (those that did not fail) in entity_state: a later attempt
@@ -294,25 +272,23 @@ absl::Status RecordSummaries(PgConnection& conn, const std::string& domain,
       .status();
 }
 
-// Records that `key` failed with `error`: later runs retry it, and after kMaxEntityFailures
-// failures it is quarantined. With `row_version`, only if the row queued for it is still that
-// one (it leaves the hand-off table); a newer version queued meanwhile makes the failure moot.
+// Records that `key` failed with `error` for its row `row_version`: later runs retry it, and
+// after kMaxEntityFailures failures it is quarantined. Moot, and not recorded, when entity_state
+// holds a newer row of the entity already. Otherwise the failed row's version becomes the one
+// entity_state holds, so that an older row of the entity flushed later cannot clear the failure.
 absl::Status RecordFailure(PgConnection& conn, const std::string& domain, const Key& key,
-                           const std::string& error,
-                           std::optional<int64_t> row_version = std::nullopt) {
+                           const std::string& error, int64_t row_version) {
   return conn
       .Query(
-          "WITH gone AS (DELETE FROM vecsync.pending_rows WHERE domain = $1 "
-          "  AND team_id = $2 AND entity_id = $3 AND row_version = $6 RETURNING 1) "
-          "INSERT INTO vecsync.entity_state (domain, team_id, entity_id, failures, "
-          "  last_error, quarantined) "
-          "SELECT $1, $2, $3, 1, $4, 1 >= $5 WHERE $6::bigint IS NULL OR EXISTS "
-          "  (SELECT 1 FROM gone) "
+          "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, failures, "
+          "  last_error, quarantined, row_version) "
+          "VALUES ($1, $2, $3, 1, $4, 1 >= $5, $6) "
           "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-          "  failures = entity_state.failures + 1, last_error = EXCLUDED.last_error, "
-          "  quarantined = entity_state.failures + 1 >= $5, updated_at = now()",
-          domain, key.first, key.second, error, kMaxEntityFailures,
-          row_version ? PgParam(std::to_string(*row_version)) : PgParam(std::nullopt))
+          "  failures = st.failures + 1, last_error = EXCLUDED.last_error, "
+          "  quarantined = st.failures + 1 >= $5, row_version = EXCLUDED.row_version, "
+          "  updated_at = now() "
+          "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version",
+          domain, key.first, key.second, error, kMaxEntityFailures, row_version)
       .status();
 }
 
@@ -526,43 +502,48 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   }
   for (Work* w : to_embed) w->row_version = RowVersion(version, w->entity->updated_at);
 
-  // A row a flush holds (the same entity queued earlier in the run) keeps this transaction
-  // waiting until that flush is done: heartbeats go on meanwhile.
-  KeepAlive keep_alive(ctx, env->keep_alive_interval, {{"stage", "queueing"}});
-  PgTransaction txn(*conn);
-  RETURN_IF_ERROR(txn.Begin());
   // Queued without their vectors: the flush embeds them right before inserting them, so no
   // vector is written to PostgreSQL. A local summarizer's summaries are recorded by the flush.
-  const std::string& run_id = ctx.info().run_id;
-  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, run_id, to_embed, /*vectors=*/{},
-                                     env->summarizer->local()));
-  RETURN_IF_ERROR(QueueForClickHouse(*conn, domain, version, run_id, refreshed, refreshed_vectors,
-                                     /*record_summaries=*/false));
-  counts["refreshed"] = static_cast<int>(refreshed.size());
-  counts["queued"] = static_cast<int>(to_embed.size() + refreshed.size() + tombstones.size());
+  std::vector<QueuedRow> queued;
+  queued.reserve(to_embed.size() + refreshed.size() + tombstones.size());
+  for (Work* w : to_embed) {
+    w->properties_json = w->properties.dump();
+    QueuedRow& row = queued.emplace_back(ToQueuedRow(*w, version));
+    if (env->summarizer->local()) {
+      row.content_hash = w->content_hash;
+      row.summary_hash = w->summary_hash;
+    }
+  }
+  for (size_t i = 0; i < refreshed.size(); ++i) {
+    refreshed[i]->properties_json = refreshed[i]->properties.dump();
+    queued.emplace_back(ToQueuedRow(*refreshed[i], version)).vector = refreshed_vectors[i];
+  }
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
-    RETURN_IF_ERROR(
-        conn->Query(
-                "INSERT INTO vecsync.pending_rows (domain, team_id, entity_id, vector, "
-                "  text, properties, is_deleted, embedding_version, row_version, "
-                "  source_updated_at, queued_by) "
-                "VALUES ($1, $2, $3, ''::bytea, '', '{}'::jsonb, true, $4, $5, " +
-                    std::string(kEpoch) +
-                    "$6::bigint, $7::uuid) "
-                    "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET vector = ''::bytea, "
-                    "  text = '', is_deleted = true, row_version = EXCLUDED.row_version, "
-                    "  source_updated_at = EXCLUDED.source_updated_at, "
-                    "  content_hash = NULL, summary_hash = NULL, queued_by = EXCLUDED.queued_by",
-                domain, w->key.first, w->key.second, version,
-                static_cast<int64_t>(RowVersion(version, when)), absl::ToUnixMicros(when), run_id)
-            .status());
-    counts["tombstoned"] = counts["tombstoned"].get<int>() + 1;
+    w->row_version = RowVersion(version, when);
+    QueuedRow& row = queued.emplace_back();
+    row.team_id = w->key.first;
+    row.id = w->key.second;
+    row.vector = "";
+    row.properties = "{}";
+    row.deleted = true;
+    row.embedding_version = version;
+    row.row_version = static_cast<int64_t>(w->row_version);
+    row.source_updated_us = absl::ToUnixMicros(when);
   }
+  counts["refreshed"] = static_cast<int>(refreshed.size());
+  counts["tombstoned"] = static_cast<int>(tombstones.size());
+  counts["queued"] = static_cast<int>(queued.size());
+  PgTransaction txn(*conn);
+  RETURN_IF_ERROR(txn.Begin());
+  RETURN_IF_ERROR(
+      QueueBatches(*conn, domain, ctx.info().run_id, queued,
+                   std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
   for (auto& [key, w] : work) {
     if (w.error.empty()) continue;
     counts["failed"] = counts["failed"].get<int>() + 1;
-    RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error));
+    RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error,
+                                  static_cast<int64_t>(RowVersion(version, w.entity->updated_at))));
   }
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
@@ -573,14 +554,164 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
 
 // ---- sync-flush -----------------------------------------------------------------------------
 
-// A row of the hand-off table that waits for its vector.
-struct Unembedded {
-  int64_t team_id = 0;
-  std::string id, text, properties;
-  bool deleted = false;
-  int64_t embedding_version = 0, row_version = 0;
-  bool carried_over = false;  // Queued by another run than the flush's.
+// A pending batch a flush took, and once decoded, its rows (views into `body`).
+struct TakenBatch {
+  int64_t id = 0;
+  bool own = false;  // Queued by the flush's own run.
+  std::string body;
+  std::vector<QueuedRow> rows;
 };
+
+// Locks, in the transaction open on `conn`, whole pending batches of `domain` that no other
+// flush holds, up to `max_rows` rows between them (and at least one batch, however large): the
+// batches of run `run_id` first, then, with `take_others`, those other runs left, oldest first.
+// Returns whether batches were left for a later flush.
+absl::StatusOr<bool> TakeBatches(PgConnection& conn, const std::string& domain,
+                                 const std::string& run_id, int64_t max_rows, bool take_others,
+                                 std::vector<TakenBatch>& taken) {
+  constexpr int kChunk = 16;  // Batches locked and read per statement.
+  int64_t rows = 0;
+  for (const bool own : {true, false}) {
+    if (!own && !take_others) break;
+    for (int64_t after = 0;;) {
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          conn.QueryBinary(absl::StrCat("SELECT id, row_count, body FROM vecsync.pending_batches "
+                                        "WHERE domain = $1 AND queued_by ",
+                                        own ? "=" : "<>",
+                                        " $2::uuid AND id > $3 "
+                                        "ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED"),
+                           domain, run_id, after, kChunk));
+      for (int i = 0; i < r.rows(); ++i) {
+        const int64_t count = r.GetInt64(i, 1);
+        if (!taken.empty() && rows + count > max_rows) return true;
+        after = r.GetInt64(i, 0);
+        taken.push_back({after, own, std::string(r.Get(i, 2)), {}});
+        rows += count;
+      }
+      if (r.rows() < kChunk) break;
+    }
+  }
+  return false;
+}
+
+// The newest row of each entity in `batches`, in key order, and whether its batch is the
+// flush's own run's. An entity waits in two batches when a failed run queued it and a later one
+// queued it again, or when two phases of a run selected it.
+struct Pick {
+  const QueuedRow* row;
+  bool own;
+};
+std::vector<Pick> NewestRows(const std::vector<TakenBatch>& batches, int64_t* superseded_own) {
+  std::map<std::pair<int64_t, absl::string_view>, Pick> newest;
+  for (const TakenBatch& b : batches) {
+    for (const QueuedRow& row : b.rows) {
+      auto [it, inserted] = newest.try_emplace({row.team_id, row.id}, Pick{&row, b.own});
+      if (inserted) continue;
+      Pick& kept = it->second;
+      // Among rows of one version, the run's own wins: it counts as the run's work.
+      const bool newer = row.row_version > kept.row->row_version ||
+                         (row.row_version == kept.row->row_version && b.own >= kept.own);
+      const Pick& dropped = newer ? kept : Pick{&row, b.own};
+      if (dropped.own && !dropped.row->vector) ++*superseded_own;
+      if (newer) kept = {&row, b.own};
+    }
+  }
+  std::vector<Pick> out;
+  out.reserve(newest.size());
+  for (const auto& [key, pick] : newest) out.push_back(pick);
+  return out;
+}
+
+// Drops from `picks` the rows other runs queued that entity_state already holds, or holds a
+// newer row of: the run that queued the entity again flushed it first.
+absl::Status DropSupersededCarriedOver(PgConnection& conn, const std::string& domain,
+                                       std::vector<Pick>& picks) {
+  std::vector<int64_t> teams, versions, positions;
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < picks.size(); ++i) {
+    if (picks[i].own) continue;
+    teams.push_back(picks[i].row->team_id);
+    ids.emplace_back(picks[i].row->id);
+    versions.push_back(picks[i].row->row_version);
+    positions.push_back(static_cast<int64_t>(i));
+  }
+  if (teams.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(PgResult held,
+                   conn.Query("SELECT v.position FROM unnest($2::bigint[], $3::text[], "
+                              "  $4::bigint[], $5::bigint[]) AS v(team_id, entity_id, "
+                              "  row_version, position) "
+                              "JOIN vecsync.entity_state st ON st.domain = $1 "
+                              "  AND st.team_id = v.team_id AND st.entity_id = v.entity_id "
+                              "WHERE st.failures = 0 AND st.row_version >= v.row_version",
+                              domain, PgArrayLiteral(teams), PgArrayLiteral(ids),
+                              PgArrayLiteral(versions), PgArrayLiteral(positions)));
+  std::vector<bool> drop(picks.size(), false);
+  for (int i = 0; i < held.rows(); ++i) drop[static_cast<size_t>(held.GetInt64(i, 0))] = true;
+  size_t kept = 0;
+  for (size_t i = 0; i < picks.size(); ++i) {
+    if (!drop[i]) picks[kept++] = picks[i];
+  }
+  picks.resize(kept);
+  return absl::OkStatus();
+}
+
+// Records `rows`, inserted into ClickHouse, as synced; a row older than the one entity_state
+// holds leaves it as it is.
+absl::Status RecordSynced(PgConnection& conn, const std::string& domain,
+                          const std::vector<const QueuedRow*>& rows) {
+  std::vector<int64_t> teams, embedding_versions, deleted, updated_us, row_versions;
+  std::vector<std::string> ids, vector_hashes, properties;
+  std::vector<std::optional<std::string>> content_hashes, summaries, summary_hashes;
+  for (const QueuedRow* row : rows) {
+    teams.push_back(row->team_id);
+    ids.emplace_back(row->id);
+    vector_hashes.emplace_back(row->vector_hash);
+    embedding_versions.push_back(row->embedding_version);
+    deleted.push_back(row->deleted ? 1 : 0);
+    updated_us.push_back(row->source_updated_us);
+    properties.emplace_back(row->properties);
+    row_versions.push_back(row->row_version);
+    // Summaries the row carries (a local summarizer's); others are recorded already.
+    const bool summary = row->content_hash.has_value();
+    content_hashes.push_back(summary ? std::optional<std::string>(*row->content_hash)
+                                     : std::nullopt);
+    summaries.push_back(summary ? std::optional<std::string>(row->text) : std::nullopt);
+    summary_hashes.push_back(summary ? std::optional<std::string>(*row->summary_hash)
+                                     : std::nullopt);
+  }
+  return conn
+      .Query(absl::StrCat(
+                 "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
+                 "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
+                 "  properties, content_hash, summary, summary_hash, row_version) "
+                 "SELECT $1, v.team_id, v.entity_id, NULLIF(v.vector_hash, ''), "
+                 "  v.embedding_version, now(), v.deleted <> 0, ",
+                 kEpoch,
+                 "v.updated_us, v.properties::jsonb, v.content_hash, v.summary, "
+                 "  v.summary_hash, v.row_version "
+                 "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], "
+                 "  $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], "
+                 "  $12::bigint[]) AS v(team_id, entity_id, vector_hash, embedding_version, "
+                 "  deleted, updated_us, properties, content_hash, summary, summary_hash, "
+                 "  row_version) "
+                 "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                 "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
+                 "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
+                 "  summary = COALESCE(EXCLUDED.summary, st.summary), "
+                 "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
+                 "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
+                 "  deleted = EXCLUDED.deleted, source_updated_at = EXCLUDED.source_updated_at, "
+                 "  row_version = EXCLUDED.row_version, failures = 0, last_error = NULL, "
+                 "  quarantined = false, updated_at = now() "
+                 "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version"),
+             domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(vector_hashes),
+             PgArrayLiteral(embedding_versions), PgArrayLiteral(deleted),
+             PgArrayLiteral(updated_us), PgArrayLiteral(properties), PgArrayLiteral(content_hashes),
+             PgArrayLiteral(summaries), PgArrayLiteral(summary_hashes),
+             PgArrayLiteral(row_versions))
+      .status();
+}
 
 absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, const Json& input) {
   const std::string domain = input["domain"];
@@ -589,91 +720,88 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   const bool datetime64 = input.value("datetime64", false);
   const int embed_batch = input.value("embed_batch_size", 96);
   const int parallel = input.value("max_parallel_requests", 5);
-  const size_t vector_bytes = sizeof(float) * static_cast<size_t>(env->embedder->dimensions());
+  // Batches other runs left (they failed or were cancelled) go with the run's final flushes,
+  // after its own: an entity the run queued again is then flushed once, as the run's.
+  const bool take_carried_over = input.value("take_carried_over", true);
+  const std::string& run_id = ctx.info().run_id;
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   // Rows an earlier run queued and did not flush are inserted (or failed) here too, and counted
-  // apart: the run did not select them.
-  int64_t inserted = 0, embedded = 0, failed = 0, carried_over = 0;
+  // apart: the run did not select them. Rows of the run superseded by a newer row of the same
+  // entity count as skipped.
+  int64_t inserted = 0, embedded = 0, failed = 0, carried_over = 0, skipped = 0;
+  bool more = false;
   for (int batch = 1;; ++batch) {
-    // Rows are encoded as they arrive (or as their vectors do): the batch is held once, as the
-    // insert's body.
-    clients::RowBinaryWriter rows;
-    std::vector<int64_t> teams, versions;  // The rows encoded.
-    std::vector<std::string> ids;
-    const int64_t now_us = absl::ToUnixMicros(absl::Now());
-    auto encode = [&](int64_t team_id, absl::string_view id, absl::string_view vector,
-                      absl::string_view text, absl::string_view properties, bool deleted,
-                      int64_t embedding_version, int64_t row_version) {
-      rows.String(domain);
-      rows.Int64(team_id);
-      rows.String(id);
-      rows.Float32Array(vector);
-      rows.String(text);
-      rows.String(properties);
-      if (datetime64) {
-        rows.Int64(now_us);
-      } else {
-        rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
-      }
-      rows.UInt8(deleted ? 1 : 0);
-      rows.UInt32(static_cast<uint32_t>(embedding_version));
-      rows.UInt64(static_cast<uint64_t>(row_version));
-      teams.push_back(team_id);
-      ids.emplace_back(id);
-      versions.push_back(row_version);
-    };
-    std::vector<Unembedded> unembedded;
-    int read = 0;
-    std::pair<int64_t, std::string> first_key, last_key;  // In the database's order.
-    // The batch's rows stay locked until they are recorded as inserted: flushes running at once
-    // take different rows, and a newer version of an entity queued meanwhile waits for this one
-    // to be recorded. The transaction lives as long as the embedding does.
-    // Heartbeats go on while the batch is embedded and inserted, however long that takes: an
-    // attempt that holds the rows' locks is never taken for a dead one and retried beside them.
+    // The batches stay locked until their rows are recorded as inserted: flushes running at
+    // once take different batches. Heartbeats go on while the rows are embedded and inserted,
+    // however long that takes: an attempt that holds the locks is never taken for a dead one
+    // and retried beside them.
     KeepAlive keep_alive(ctx, env->keep_alive_interval,
                          {{"stage", "flushing"}, {"inserted", inserted}});
     PgTransaction txn(*conn);
     RETURN_IF_ERROR(txn.Begin());
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
-    RETURN_IF_ERROR(conn->QueryRows(
-        "SELECT team_id, entity_id, vector, text, properties::text, is_deleted, "
-        "embedding_version, row_version, queued_by IS DISTINCT FROM $3::uuid "
-        "FROM vecsync.pending_rows WHERE domain = $1 "
-        "ORDER BY team_id, entity_id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        {domain, ToPgParam(limit), ctx.info().run_id}, PgConnection::ResultFormat::kBinary,
-        [&](const PgResult& r) {
-          const bool has_vector = !r.IsNull(0, 2);
-          if (read++ == 0) {
-            // Room for a whole batch of rows like the first, so the buffer never moves. Pages
-            // a short batch leaves untouched cost no memory.
-            size_t row_bytes = domain.size() + 29 + 5 * 10;  // Numbers, length prefixes.
-            for (int column : {1, 3, 4}) row_bytes += r.Get(0, column).size();
-            row_bytes += has_vector ? r.Get(0, 2).size() : vector_bytes;
-            rows.Reserve(row_bytes * static_cast<size_t>(limit) * 5 / 4);
-            first_key = {r.GetInt64(0, 0), r.GetString(0, 1)};
-          }
-          last_key = {r.GetInt64(0, 0), r.GetString(0, 1)};
-          if (has_vector) {
-            encode(r.GetInt64(0, 0), r.Get(0, 1), r.Get(0, 2), r.Get(0, 3), r.Get(0, 4),
-                   r.GetBool(0, 5), r.GetInt64(0, 6), r.GetInt64(0, 7));
-            if (r.GetBool(0, 8)) ++carried_over;
-          } else {
-            unembedded.push_back({r.GetInt64(0, 0), r.GetString(0, 1), r.GetString(0, 3),
-                                  r.GetString(0, 4), r.GetBool(0, 5), r.GetInt64(0, 6),
-                                  r.GetInt64(0, 7), r.GetBool(0, 8)});
-          }
-          return absl::OkStatus();
-        }));
-    if (read == 0) break;
+    std::vector<TakenBatch> taken;
+    ASSIGN_OR_RETURN(more, TakeBatches(*conn, domain, run_id, limit, take_carried_over, taken));
+    if (taken.empty()) break;
+    for (TakenBatch& b : taken) {
+      absl::StatusOr<std::vector<QueuedRow>> decoded = DecodeQueuedRows(b.body);
+      if (!decoded.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("pending batch ", b.id, ": ", decoded.status().message()));
+      }
+      b.rows = *std::move(decoded);
+    }
+    std::vector<Pick> picks = NewestRows(taken, &skipped);
+    RETURN_IF_ERROR(DropSupersededCarriedOver(*conn, domain, picks));
+
+    // Rows are encoded as they are read (or as their vectors arrive): the batch is held once,
+    // as the insert's body, beside the pending batches it came from.
+    clients::RowBinaryWriter rows;
+    std::vector<const QueuedRow*> encoded;
+    const int64_t now_us = absl::ToUnixMicros(absl::Now());
+    auto encode = [&](const QueuedRow& row, absl::string_view vector) {
+      rows.String(domain);
+      rows.Int64(row.team_id);
+      rows.String(row.id);
+      rows.Float32Array(vector);
+      rows.String(row.text);
+      rows.String(row.properties);
+      if (datetime64) {
+        rows.Int64(now_us);
+      } else {
+        rows.DateTime(static_cast<uint32_t>(now_us / 1000000));
+      }
+      rows.UInt8(row.deleted ? 1 : 0);
+      rows.UInt32(static_cast<uint32_t>(row.embedding_version));
+      rows.UInt64(static_cast<uint64_t>(row.row_version));
+      encoded.push_back(&row);
+    };
+    size_t bytes = 0;
+    for (const Pick& p : picks) {
+      bytes += domain.size() + 80 + p.row->id.size() + p.row->text.size() +
+               p.row->properties.size() +
+               (p.row->vector ? p.row->vector->size()
+                              : sizeof(float) * static_cast<size_t>(env->embedder->dimensions()));
+    }
+    rows.Reserve(bytes);
+    std::vector<Pick> unembedded;
+    for (const Pick& p : picks) {
+      if (!p.row->vector) {
+        unembedded.push_back(p);
+        continue;
+      }
+      encode(*p.row, *p.row->vector);
+      if (!p.own) ++carried_over;  // The run's own refreshed rows and tombstones are counted.
+    }
     // Embed what waits for its vector, up to max_parallel_requests requests at a time; a
     // request's vectors are encoded as they arrive. An error of the provider's, not the items',
     // fails the attempt (nothing was inserted or recorded). A request the provider rejects is
     // sent again in halves, down to single texts, so only the texts it rejects fail.
-    std::vector<std::pair<const Unembedded*, std::string>> failures;
+    std::vector<std::pair<Pick, std::string>> failures;
     if (!unembedded.empty()) {
       std::vector<std::string> texts;
       texts.reserve(unembedded.size());
-      for (const Unembedded& u : unembedded) texts.push_back(u.text);
+      for (const Pick& p : unembedded) texts.emplace_back(p.row->text);
       // Encodes texts [first, first + n) with their vectors, or returns why there are none.
       auto accept = [&](size_t first, size_t n,
                         absl::StatusOr<std::vector<std::vector<float>>> vectors) -> absl::Status {
@@ -683,13 +811,11 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                                                   " vectors for ", n, " texts"));
         }
         for (size_t i = 0; i < n; ++i) {
-          const Unembedded& u = unembedded[first + i];
+          const Pick& p = unembedded[first + i];
           const std::vector<float>& v = (*vectors)[i];
-          encode(
-              u.team_id, u.id,
-              absl::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)),
-              u.text, u.properties, u.deleted, u.embedding_version, u.row_version);
-          ++(u.carried_over ? carried_over : embedded);
+          encode(*p.row, absl::string_view(reinterpret_cast<const char*>(v.data()),
+                                           v.size() * sizeof(float)));
+          ++(p.own ? embedded : carried_over);
         }
         return absl::OkStatus();
       };
@@ -709,7 +835,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
           }));
       std::function<absl::Status(const Rejected&)> isolate = [&](const Rejected& r) {
         if (r.n == 1) {
-          failures.emplace_back(&unembedded[r.first], std::string(r.error.message()));
+          failures.emplace_back(unembedded[r.first], std::string(r.error.message()));
           return absl::OkStatus();
         }
         for (const auto& [first, n] :
@@ -725,66 +851,37 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
       };
       for (const Rejected& r : rejected) RETURN_IF_ERROR(isolate(r));
     }
-    if (!teams.empty()) {
+    if (!encoded.empty()) {
       RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
           absl::StrCat(env->table,
                        " (domain, team_id, id, vector, text, properties, timestamp, "
                        "is_deleted, embedding_version, version)"),
           rows.data()));
     }
-    // Record them as synced and drop them from the hand-off table.
-    if (!teams.empty()) {
-      RETURN_IF_ERROR(
-          conn->Query("WITH moved AS ("
-                      "  DELETE FROM vecsync.pending_rows p USING unnest($2::bigint[], "
-                      "    $3::text[], $4::bigint[]) AS v(team_id, entity_id, row_version) "
-                      "  WHERE p.domain = $1 AND p.team_id = v.team_id "
-                      "    AND p.entity_id = v.entity_id AND p.row_version = v.row_version "
-                      // The batch is a key range: an index range scan, never the whole table.
-                      "    AND (p.team_id, p.entity_id) BETWEEN ($5::bigint, $6::text) "
-                      "      AND ($7::bigint, $8::text) "
-                      "  RETURNING p.domain, p.team_id, p.entity_id, p.vector_hash, "
-                      "    p.embedding_version, p.is_deleted, p.source_updated_at, p.properties, "
-                      "    p.content_hash, p.text, p.summary_hash) "
-                      "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
-                      "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
-                      "  properties, content_hash, summary, summary_hash) "
-                      "SELECT domain, team_id, entity_id, vector_hash, embedding_version, now(), "
-                      "  is_deleted, source_updated_at, properties, content_hash, "
-                      "  CASE WHEN content_hash IS NOT NULL THEN text END, summary_hash "
-                      "FROM moved "
-                      "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                      "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
-                      // Summaries the flush carries (a local summarizer's); others are kept.
-                      "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
-                      "  summary = COALESCE(EXCLUDED.summary, st.summary), "
-                      "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
-                      "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
-                      "  deleted = EXCLUDED.deleted, "
-                      "  source_updated_at = EXCLUDED.source_updated_at, failures = 0, "
-                      "  last_error = NULL, quarantined = false, updated_at = now() "
-                      "RETURNING 1",
-                      domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions),
-                      first_key.first, first_key.second, last_key.first, last_key.second)
-              .status());
-    }
-    for (const auto& [u, error] : failures) {
-      RETURN_IF_ERROR(RecordFailure(*conn, domain, {u->team_id, u->id}, error, u->row_version));
-      ++(u->carried_over ? carried_over : failed);
+    // Record them as synced and drop the batches.
+    std::vector<int64_t> batch_ids;
+    for (const TakenBatch& b : taken) batch_ids.push_back(b.id);
+    RETURN_IF_ERROR(conn->Query("DELETE FROM vecsync.pending_batches WHERE id = ANY($1::bigint[])",
+                                PgArrayLiteral(batch_ids))
+                        .status());
+    if (!encoded.empty()) RETURN_IF_ERROR(RecordSynced(*conn, domain, encoded));
+    for (const auto& [p, error] : failures) {
+      RETURN_IF_ERROR(RecordFailure(*conn, domain, {p.row->team_id, std::string(p.row->id)}, error,
+                                    p.row->row_version));
+      ++(p.own ? failed : carried_over);
     }
     RETURN_IF_ERROR(txn.Commit());
-    inserted += static_cast<int64_t>(teams.size());
+    inserted += static_cast<int64_t>(encoded.size());
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
-    if (read < limit || batch == max_batches) break;
+    if (!more || batch == max_batches) break;
   }
   SyncEntities().Add({domain, "embedded"}, static_cast<double>(embedded));
   SyncEntities().Add({domain, "failed"}, static_cast<double>(failed));
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
   SyncEntities().Add({domain, "carried_over"}, static_cast<double>(carried_over));
-  return Json{{"inserted", inserted},
-              {"embedded", embedded},
-              {"failed", failed},
-              {"carried_over", carried_over}};
+  SyncEntities().Add({domain, "skipped_unchanged"}, static_cast<double>(skipped));
+  return Json{{"inserted", inserted},         {"embedded", embedded},         {"failed", failed},
+              {"carried_over", carried_over}, {"skipped_unchanged", skipped}, {"more", more}};
 }
 
 // ---- sync-finish ----------------------------------------------------------------------------

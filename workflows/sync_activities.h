@@ -1,22 +1,27 @@
 // The activities of sync-entity-vectors. Vectors never pass through the engine's history nor
-// PostgreSQL: sync-process queues what changed in vecsync.pending_rows with its summary, and
-// sync-flush embeds the summaries right before inserting them into ClickHouse in large
-// RowBinary inserts. Every activity is idempotent.
+// PostgreSQL: sync-process queues what changed as one batch in vecsync.pending_batches (its
+// entities encoded together with their summaries, see queued_rows.h), and sync-flush embeds the
+// summaries right before inserting them into ClickHouse in large RowBinary inserts. Every
+// activity is idempotent.
 //
 //   sync-prepare  {domain, embedding_version}        → {watermark_us|null}; creates the
 //                                                      ClickHouse table when missing
 //   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
-//   sync-process  {domain, keys, embedding_version}  → counts, and "queued"; summarizes what
-//                                                      changed, queues what needs a vector,
+//   sync-process  {domain, keys, embedding_version,  → counts, and "queued"; summarizes what
+//                  insert_batch_size}                  changed, queues what needs a vector,
 //                                                      reuses the vector in ClickHouse when
 //                                                      only properties changed, records
 //                                                      failures
 //   sync-flush    {domain, insert_batch_size,        → {inserted, embedded, failed,
-//                  embed_batch_size,                   carried_over}; embeds and inserts what
-//                  max_parallel_requests,              waits, in batches; max_batches 0: until
-//                  max_batches}                        none waits. An item the provider rejects
-//                                                      is recorded as failed; an outage fails
-//                                                      the attempt
+//                  embed_batch_size,                   carried_over, skipped_unchanged, more};
+//                  max_parallel_requests,              embeds and inserts whole batches of the
+//                  max_batches, take_carried_over}     run's own, then (take_carried_over)
+//                                                      those failed runs left, up to
+//                                                      insert_batch_size rows per insert;
+//                                                      max_batches 0: until none waits. An item
+//                                                      the provider rejects is recorded as
+//                                                      failed; an outage fails the attempt.
+//                                                      "more": batches are left
 //   sync-finish   {domain, embedding_version, snapshot_us} → advances the watermark
 #ifndef VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_
 #define VECSYNC_WORKFLOWS_SYNC_ACTIVITIES_H_

@@ -170,7 +170,8 @@ class SyncRun {
                      ctx_.StartActivity("sync-process",
                                         {{"domain", in_.domain},
                                          {"keys", batch_},
-                                         {"embedding_version", in_.embedding_version}},
+                                         {"embedding_version", in_.embedding_version},
+                                         {"insert_batch_size", in_.insert_batch_size}},
                                         ProviderOptions()));
     in_flight_.push_back(h);
     batch_ = Json::array();
@@ -204,7 +205,8 @@ class SyncRun {
       // One insert's worth each; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(
           ActivityHandle flush,
-          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1), ProviderOptions()));
+          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1, /*final=*/false),
+                             ProviderOptions()));
       flushes_.push_back(flush);
       pending_ -= in_.insert_batch_size;
     }
@@ -217,26 +219,34 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Inserts every row still waiting. Call after Drain(). One batch per flush, until a flush
-  // finds less than a batch: a flush that fails and is retried redoes, and counts, its own batch
-  // only. (Runs that began before parallel flushes flush all in one activity.)
+  // Inserts every row still waiting, the run's own and then those failed runs left. Call after
+  // Drain(). One insert per flush, until a flush leaves nothing: a flush that fails and is
+  // retried redoes, and counts, its own insert only. (Runs that began before parallel flushes
+  // flush all in one activity.)
   absl::Status FlushPending() {
     const int max_batches = max_flushes_ > 1 ? 1 : 0;
     while (true) {
-      ASSIGN_OR_RETURN(Json flushed, ctx_.ExecuteActivity("sync-flush", FlushInput(max_batches),
-                                                          ProviderOptions()));
+      ASSIGN_OR_RETURN(Json flushed,
+                       ctx_.ExecuteActivity("sync-flush", FlushInput(max_batches, /*final=*/true),
+                                            ProviderOptions()));
       position_.Add(flushed);
-      const int64_t taken =
-          flushed["inserted"].get<int64_t>() + flushed.value("failed", int64_t{0});
-      if (max_batches == 0 || taken < in_.insert_batch_size) break;
+      if (max_batches == 0) break;
+      if (flushed.contains("more")) {
+        if (!flushed["more"].get<bool>()) break;
+      } else {  // The result of an older vecsync's flush, recorded before an upgrade.
+        const int64_t taken =
+            flushed["inserted"].get<int64_t>() + flushed.value("failed", int64_t{0});
+        if (taken < in_.insert_batch_size) break;
+      }
     }
     pending_ = 0;
     return absl::OkStatus();
   }
 
-  // `max_batches` 0 flushes until nothing waits.
-  Json FlushInput(int max_batches) const {
+  // `max_batches` 0 flushes until nothing waits. A final flush also takes what other runs left.
+  Json FlushInput(int max_batches, bool final) const {
     return {{"domain", in_.domain},
+            {"take_carried_over", final},
             {"insert_batch_size", in_.insert_batch_size},
             {"embed_batch_size", in_.embed_batch_size},
             {"max_parallel_requests", in_.max_parallel_requests},

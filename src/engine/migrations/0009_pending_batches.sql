@@ -1,0 +1,34 @@
+-- The hand-off between sync-process and sync-flush becomes one row per sync-process batch, its
+-- entities encoded together in `body` (workflows/queued_rows.h). A row per entity cost
+-- PostgreSQL an insert, a locked read, a delete and their vacuum per entity: more than the
+-- source reads and the sync state together.
+CREATE TABLE vecsync.pending_batches (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  domain      text NOT NULL,
+  queued_by   uuid NOT NULL,  -- The run that queued the batch.
+  row_count   integer NOT NULL,
+  body        bytea NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- A flush takes its own run's batches first, oldest first.
+CREATE INDEX pending_batches_by_run ON vecsync.pending_batches (domain, queued_by, id);
+-- Summaries compress, but a batch is written once and read once: it stays uncompressed.
+ALTER TABLE vecsync.pending_batches ALTER COLUMN body SET STORAGE EXTERNAL;
+
+-- The newest row version flushed for each entity: ClickHouse's `version` of the row last
+-- inserted for it, or of one that failed. An entity may now wait in two batches at once (a
+-- failed run's and a later run's); entity_state only moves forward, as ClickHouse's rows do.
+-- NULL for entities synced before this column.
+ALTER TABLE vecsync.entity_state ADD COLUMN row_version bigint;
+
+-- Rows still waiting in the old table are synced again by the next run, which retries them:
+-- their summaries are in entity_state already (or cheap to make again), and nothing of them
+-- reached ClickHouse. A vecsync from before this migration, still running during an upgrade,
+-- finds no table to queue into and fails its attempt, losing nothing.
+INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, failures, last_error)
+SELECT domain, team_id, entity_id, 1, 'queued before an upgrade of vecsync; to be synced again'
+FROM vecsync.pending_rows
+ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET
+  failures = st.failures + 1, quarantined = false, last_error = EXCLUDED.last_error,
+  updated_at = now();
+DROP TABLE vecsync.pending_rows;
