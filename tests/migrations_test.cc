@@ -107,7 +107,7 @@ TEST(MigrationsTest, RowsLeftInThePerEntityHandOffAreRetriedAfterTheUpgrade) {
   EXPECT_EQ(r->GetInt64(0, 1), 1);
   EXPECT_FALSE(r->GetBool(0, 2));
   EXPECT_NE(r->GetString(0, 3).find("upgrade"), std::string::npos);
-  EXPECT_EQ(r->GetInt64(1, 1), 6);
+  EXPECT_EQ(r->GetInt64(1, 1), 5) << "the upgrade is not one more failure";
   EXPECT_FALSE(r->GetBool(1, 2));
   auto table = conn->Query("SELECT to_regclass('vecsync.pending_rows') IS NULL");
   ASSERT_TRUE(table.ok());

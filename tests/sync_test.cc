@@ -377,8 +377,8 @@ TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
 
 TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRow) {
   // A run that fails (a refused key) leaves every entity queued; the next run, restricted to one
-  // entity, finds them all for its final flushes, 50 rows and one request per batch. Its third
-  // request finds the provider down.
+  // entity, finds them all for its final flushes: one queued batch (96 rows, two requests of 50)
+  // per flush, as insert_batch_size 50 allows no more. Its third request finds the provider down.
   ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
   const auto live = LiveKeys("posthog_action", "s.deleted");
   ASSERT_GT(live.size(), 150u);
@@ -398,6 +398,85 @@ TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRo
   EXPECT_EQ(e.progress["done"], e.progress["total"]) << e.progress.dump();
   EXPECT_EQ(e.progress["total"], live.size());
   EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2);
+}
+
+// Calls an activity directly, as the attempt `info` describes.
+class DirectActivityContext : public engine::ActivityContext {
+ public:
+  explicit DirectActivityContext(engine::ActivityInfo info) : info_(std::move(info)) {}
+  const engine::ActivityInfo& info() const override { return info_; }
+  absl::Status Heartbeat(const Json&) override { return absl::OkStatus(); }
+  bool IsCancelRequested() const override { return false; }
+
+ private:
+  engine::ActivityInfo info_;
+};
+
+TEST_F(SyncTest, ARetriedSyncProcessWhoseAttemptCommittedQueuesNothingTwice) {
+  // A failed run leaves its sync-process steps completed and their batches queued.
+  ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
+  const std::string queued_rows = "SELECT sum(row_count) FROM vecsync.pending_batches";
+  const int64_t queued = QueryInt(queued_rows);
+  ASSERT_GT(queued, 0);
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto step = (*conn)->Query(
+      "SELECT run_id::text, seq, input::text, result::text FROM vecsync.steps "
+      "WHERE name = 'sync-process' AND status = 'COMPLETED' ORDER BY seq LIMIT 1");
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_EQ(step->rows(), 1);
+  engine::ActivityInfo info;
+  info.run_id = step->GetString(0, 0);
+  info.seq = step->GetInt64(0, 1);
+  info.activity_type = "sync-process";
+  const Json input = Json::parse(step->GetString(0, 2));
+  const engine::ActivityFunction* process = registry_->FindActivity("sync-process");
+  ASSERT_NE(process, nullptr);
+
+  // The engine retries an attempt that committed and died before it reported: the retry
+  // returns what the attempt did, and queues nothing.
+  info.attempt = 2;
+  DirectActivityContext retry(info);
+  absl::StatusOr<Json> retried = (*process)(retry, input);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, Json::parse(step->GetString(0, 3)));
+  EXPECT_EQ(QueryInt(queued_rows), queued) << "the retry queued the batch a second time";
+  // Two attempts running at once: the second to commit fails, queueing nothing.
+  info.attempt = 1;
+  DirectActivityContext beside(info);
+  EXPECT_FALSE((*process)(beside, input).ok());
+  EXPECT_EQ(QueryInt(queued_rows), queued);
+}
+
+TEST_F(SyncTest, AFinalFlushCarriesOverTheBatchesOfEndedRunsOnlyNotOfRunningOnes) {
+  // Action 1 waits in two batches: one of a run that still runs (it flushes its own), one of a
+  // run that ended without flushing it.
+  const engine::StartWorkflowResult running = Start("sleeper", {{"ms", 60000}});
+  QueuedRow row;
+  row.team_id = QueryInt("SELECT team_id FROM posthog_action WHERE id = 1");
+  row.id = "1";
+  row.text = "queued by another run";
+  row.properties = "{}";
+  row.embedding_version = 1;
+  row.row_version = 1;
+  row.vector_hash = "0";
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  for (const std::string& run :
+       {running.run_id, std::string("00000000-0000-0000-0000-000000000001")}) {
+    ASSERT_TRUE((*conn)
+                    ->Query("INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, "
+                            "body) VALUES ('action', $1::uuid, 1, $2)",
+                            run, PgParam::Binary(EncodeQueuedRows({row})))
+                    .ok());
+  }
+  Json e = Sync({{"domain", "action"}, {"entity_ids", {"2"}}});
+  EXPECT_EQ(e["carried_over"], 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches WHERE queued_by = '" +
+                     running.run_id + "'"),
+            1)
+      << "a run still running flushes its own batches";
 }
 
 TEST_F(SyncTest, AnOlderRowLeftQueuedNeverClearsTheFailureOfANewerVersion) {

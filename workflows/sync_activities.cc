@@ -92,6 +92,11 @@ absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, con
                    "embedding_version UInt32, version UInt64) "
                    "ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id)")));
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  // What sync-process attempts of closed runs recorded is of no use any more.
+  RETURN_IF_ERROR(conn->Query("DELETE FROM vecsync.queued_steps q WHERE NOT EXISTS ("
+                              "  SELECT 1 FROM vecsync.executions e "
+                              "  WHERE e.run_id = q.run_id AND e.status = 'RUNNING')")
+                      .status());
   ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", Us("watermark"),
                                                         " FROM vecsync.sync_watermarks "
                                                         "WHERE domain = $1 AND "
@@ -194,6 +199,7 @@ struct State {
   bool deleted = false;
   bool synced = false;
   int failures = 0;
+  int64_t row_version = -1;  // Of the newest row recorded for the entity; -1 when unknown.
 };
 
 struct Work {
@@ -220,6 +226,17 @@ QueuedRow ToQueuedRow(const Work& w, int version) {
   row.source_updated_us = absl::ToUnixMicros(w.entity->updated_at);
   row.vector_hash = w.vector_hash;
   return row;
+}
+
+// The version of the row `w` queues: its content's, and newer than the row entity_state last
+// recorded for the entity at the same embedding version, so that the new row wins in ClickHouse
+// and in entity_state even when updated_at did not move (a new summary, properties alone).
+uint64_t NextRowVersion(const Work& w, int version) {
+  const uint64_t content = RowVersion(version, w.entity->updated_at);
+  if (!w.has_state || w.state.row_version < 0) return content;
+  const auto recorded = static_cast<uint64_t>(w.state.row_version);
+  return recorded >> 44 == static_cast<uint64_t>(version) ? std::max(content, recorded + 1)
+                                                          : content;
 }
 
 // Queues `rows` for the flushes, as queued by run `run_id`: one pending batch, or one per
@@ -340,6 +357,14 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   const std::string domain = config->domain();
   const std::string id = config->id_sql();
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  // An earlier attempt that committed (and then died, or timed out) queued the batch already:
+  // queueing it again would embed and count its entities twice.
+  if (ctx.info().attempt > 1) {
+    ASSIGN_OR_RETURN(PgResult queued, conn->Query("SELECT counts FROM vecsync.queued_steps "
+                                                  "WHERE run_id = $1::uuid AND seq = $2",
+                                                  ctx.info().run_id, ctx.info().seq));
+    if (queued.rows() == 1) return queued.GetJson(0, 0);
+  }
 
   std::map<Key, Work> work;
   for (size_t i = 0; i < keys.ids.size(); ++i) {
@@ -376,7 +401,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
               "SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
               "embedding_version, deleted, synced_at IS NOT NULL, failures, properties, ",
               Us("source_updated_at"),
-              " "
+              ", COALESCE(row_version, -1) "
               "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
               "(SELECT * FROM unnest($2::bigint[], $3::text[]))"),
           domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
@@ -394,6 +419,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     s.failures = static_cast<int>(states.GetInt64(i, 9));
     s.properties = states.GetJson(i, 10);
     s.source_updated_at = absl::FromUnixMicros(states.GetInt64(i, 11));
+    s.row_version = states.GetInt64(i, 12);
     it->second.has_state = true;
   }
 
@@ -487,7 +513,10 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                   {"error", stored.status().ToString()}});
     }
     for (Work* w : to_refresh) {
-      const uint64_t written = RowVersion(w->state.embedding_version, w->state.source_updated_at);
+      const uint64_t written =
+          w->state.row_version >= 0
+              ? static_cast<uint64_t>(w->state.row_version)
+              : RowVersion(w->state.embedding_version, w->state.source_updated_at);
       auto it = found.find(w->key);
       if (it == found.end() || it->second.version != written ||
           it->second.vector.size() != sizeof(float) * env->embedder->dimensions()) {
@@ -495,12 +524,12 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         continue;
       }
       // Strictly newer than the row it replaces, even if updated_at did not move.
-      w->row_version = std::max(RowVersion(version, w->entity->updated_at), written + 1);
+      w->row_version = std::max(NextRowVersion(*w, version), written + 1);
       refreshed.push_back(w);
       refreshed_vectors.push_back(std::move(it->second.vector));
     }
   }
-  for (Work* w : to_embed) w->row_version = RowVersion(version, w->entity->updated_at);
+  for (Work* w : to_embed) w->row_version = NextRowVersion(*w, version);
 
   // Queued without their vectors: the flush embeds them right before inserting them, so no
   // vector is written to PostgreSQL. A local summarizer's summaries are recorded by the flush.
@@ -534,17 +563,25 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   counts["refreshed"] = static_cast<int>(refreshed.size());
   counts["tombstoned"] = static_cast<int>(tombstones.size());
   counts["queued"] = static_cast<int>(queued.size());
+  for (const auto& [key, w] : work) {
+    if (!w.error.empty()) counts["failed"] = counts["failed"].get<int>() + 1;
+  }
   PgTransaction txn(*conn);
   RETURN_IF_ERROR(txn.Begin());
   RETURN_IF_ERROR(
       QueueBatches(*conn, domain, ctx.info().run_id, queued,
                    std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
-  for (auto& [key, w] : work) {
+  for (const auto& [key, w] : work) {
     if (w.error.empty()) continue;
-    counts["failed"] = counts["failed"].get<int>() + 1;
     RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error,
-                                  static_cast<int64_t>(RowVersion(version, w.entity->updated_at))));
+                                  static_cast<int64_t>(NextRowVersion(w, version))));
   }
+  // Two attempts that both got this far: the second to commit fails here, and its retry returns
+  // the first one's counts.
+  RETURN_IF_ERROR(conn->Query("INSERT INTO vecsync.queued_steps (run_id, seq, counts) "
+                              "VALUES ($1::uuid, $2, $3::jsonb)",
+                              ctx.info().run_id, ctx.info().seq, counts.dump())
+                      .status());
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
     SyncEntities().Add({domain, stage}, n.get<double>());
@@ -564,32 +601,52 @@ struct TakenBatch {
 
 // Locks, in the transaction open on `conn`, whole pending batches of `domain` that no other
 // flush holds, up to `max_rows` rows between them (and at least one batch, however large): the
-// batches of run `run_id` first, then, with `take_others`, those other runs left, oldest first.
-// Returns whether batches were left for a later flush.
+// batches of run `run_id` first, then, with `take_others`, those runs that no longer run left,
+// oldest first. Returns whether batches were left for a later flush.
 absl::StatusOr<bool> TakeBatches(PgConnection& conn, const std::string& domain,
                                  const std::string& run_id, int64_t max_rows, bool take_others,
                                  std::vector<TakenBatch>& taken) {
-  constexpr int kChunk = 16;  // Batches locked and read per statement.
+  constexpr int kChunk = 16;  // Batches considered per statement.
   int64_t rows = 0;
   for (const bool own : {true, false}) {
     if (!own && !take_others) break;
+    const std::string whose =
+        own ? "queued_by = $2::uuid"
+            : "queued_by <> $2::uuid AND NOT EXISTS (SELECT 1 FROM vecsync.executions e "
+              "  WHERE e.run_id = queued_by AND e.status = 'RUNNING')";
     for (int64_t after = 0;;) {
-      ASSIGN_OR_RETURN(
-          PgResult r,
-          conn.QueryBinary(absl::StrCat("SELECT id, row_count, body FROM vecsync.pending_batches "
-                                        "WHERE domain = $1 AND queued_by ",
-                                        own ? "=" : "<>",
-                                        " $2::uuid AND id > $3 "
-                                        "ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED"),
-                           domain, run_id, after, kChunk));
-      for (int i = 0; i < r.rows(); ++i) {
-        const int64_t count = r.GetInt64(i, 1);
-        if (!taken.empty() && rows + count > max_rows) return true;
-        after = r.GetInt64(i, 0);
-        taken.push_back({after, own, std::string(r.Get(i, 2)), {}});
-        rows += count;
+      // The batches that fit are chosen first and then locked, so that none is held in vain.
+      ASSIGN_OR_RETURN(PgResult next,
+                       conn.Query(absl::StrCat("SELECT id, row_count FROM vecsync.pending_batches "
+                                               "WHERE domain = $1 AND ",
+                                               whose, " AND id > $3 ORDER BY id LIMIT $4"),
+                                  domain, run_id, after, kChunk));
+      std::vector<int64_t> fitting;
+      bool full = false;
+      for (int i = 0, chosen = 0; i < next.rows(); ++i) {
+        const int64_t count = next.GetInt64(i, 1);
+        if ((!taken.empty() || !fitting.empty()) && rows + chosen + count > max_rows) {
+          full = true;
+          break;
+        }
+        fitting.push_back(next.GetInt64(i, 0));
+        chosen += static_cast<int>(count);
+        after = fitting.back();
       }
-      if (r.rows() < kChunk) break;
+      if (!fitting.empty()) {
+        // Another flush may have locked some meanwhile: those are skipped.
+        ASSIGN_OR_RETURN(PgResult locked,
+                         conn.QueryBinary("SELECT id, row_count, body FROM vecsync.pending_batches "
+                                          "WHERE id = ANY($1::bigint[]) "
+                                          "ORDER BY id FOR UPDATE SKIP LOCKED",
+                                          PgArrayLiteral(fitting)));
+        for (int i = 0; i < locked.rows(); ++i) {
+          taken.push_back({locked.GetInt64(i, 0), own, std::string(locked.Get(i, 2)), {}});
+          rows += locked.GetInt64(i, 1);
+        }
+      }
+      if (full) return true;
+      if (next.rows() < kChunk) break;
     }
   }
   return false;
@@ -720,9 +777,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   const bool datetime64 = input.value("datetime64", false);
   const int embed_batch = input.value("embed_batch_size", 96);
   const int parallel = input.value("max_parallel_requests", 5);
-  // Batches other runs left (they failed or were cancelled) go with the run's final flushes,
+  // Batches that ended runs left (they failed or were cancelled) go with the run's final flushes,
   // after its own: an entity the run queued again is then flushed once, as the run's.
-  const bool take_carried_over = input.value("take_carried_over", true);
+  const bool take_carried_over = input.value("take_carried_over", false);
   const std::string& run_id = ctx.info().run_id;
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   // Rows an earlier run queued and did not flush are inserted (or failed) here too, and counted
@@ -742,12 +799,14 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
     std::vector<TakenBatch> taken;
     ASSIGN_OR_RETURN(more, TakeBatches(*conn, domain, run_id, limit, take_carried_over, taken));
-    if (taken.empty()) break;
+    // A batch this vecsync cannot read (another version's, or damaged) fails the flush, and
+    // stays where it is, for a vecsync that can read it: nothing of it is inserted or lost.
     for (TakenBatch& b : taken) {
       absl::StatusOr<std::vector<QueuedRow>> decoded = DecodeQueuedRows(b.body);
       if (!decoded.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("pending batch ", b.id, ": ", decoded.status().message()));
+        return absl::DataLossError(absl::StrCat(
+            "pending batch ", b.id, " in vecsync.pending_batches cannot be read (",
+            decoded.status().message(), "): was it queued by another version of vecsync?"));
       }
       b.rows = *std::move(decoded);
     }
@@ -864,6 +923,14 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     RETURN_IF_ERROR(conn->Query("DELETE FROM vecsync.pending_batches WHERE id = ANY($1::bigint[])",
                                 PgArrayLiteral(batch_ids))
                         .status());
+    // In key order, as every flush locks entity_state's rows: two flushes that share entities
+    // wait for one another instead of deadlocking.
+    auto by_key = [](const QueuedRow* a, const QueuedRow* b) {
+      return std::tie(a->team_id, a->id) < std::tie(b->team_id, b->id);
+    };
+    std::sort(encoded.begin(), encoded.end(), by_key);
+    std::sort(failures.begin(), failures.end(),
+              [&](const auto& a, const auto& b) { return by_key(a.first.row, b.first.row); });
     if (!encoded.empty()) RETURN_IF_ERROR(RecordSynced(*conn, domain, encoded));
     for (const auto& [p, error] : failures) {
       RETURN_IF_ERROR(RecordFailure(*conn, domain, {p.row->team_id, std::string(p.row->id)}, error,

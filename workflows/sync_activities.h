@@ -16,7 +16,7 @@
 //                  embed_batch_size,                   carried_over, skipped_unchanged, more};
 //                  max_parallel_requests,              embeds and inserts whole batches of the
 //                  max_batches, take_carried_over}     run's own, then (take_carried_over)
-//                                                      those failed runs left, up to
+//                                                      those ended runs left, up to
 //                                                      insert_batch_size rows per insert;
 //                                                      max_batches 0: until none waits. An item
 //                                                      the provider rejects is recorded as
@@ -49,8 +49,8 @@ struct SyncEnvironment {
   clients::Summarizer* summarizer = nullptr;
   clients::Embedder* embedder = nullptr;
   std::string table = "pg_embeddings";
-  // How often an activity heartbeats from a thread of its own while it waits on the provider or
-  // on another activity's row lock: well inside the activities' 5-minute heartbeat timeout.
+  // How often an activity heartbeats from a thread of its own while it waits on the provider:
+  // well inside the activities' 5-minute heartbeat timeout.
   absl::Duration keep_alive_interval = absl::Seconds(30);
 };
 

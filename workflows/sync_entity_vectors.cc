@@ -219,7 +219,7 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Inserts every row still waiting, the run's own and then those failed runs left. Call after
+  // Inserts every row still waiting, the run's own and then those ended runs left. Call after
   // Drain(). One insert per flush, until a flush leaves nothing: a flush that fails and is
   // retried redoes, and counts, its own insert only. (Runs that began before parallel flushes
   // flush all in one activity.)

@@ -15,6 +15,16 @@ CREATE INDEX pending_batches_by_run ON vecsync.pending_batches (domain, queued_b
 -- Summaries compress, but a batch is written once and read once: it stays uncompressed.
 ALTER TABLE vecsync.pending_batches ALTER COLUMN body SET STORAGE EXTERNAL;
 
+-- The sync-process activities whose batch was queued, with the counts they returned: a retried
+-- attempt whose predecessor committed returns those instead of queueing its entities again
+-- (a row per entity was replaced by its re-queue; a batch is not). Kept while the run runs.
+CREATE TABLE vecsync.queued_steps (
+  run_id      uuid NOT NULL,
+  seq         bigint NOT NULL,
+  counts      jsonb NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
 -- The newest row version flushed for each entity: ClickHouse's `version` of the row last
 -- inserted for it, or of one that failed. An entity may now wait in two batches at once (a
 -- failed run's and a later run's); entity_state only moves forward, as ClickHouse's rows do.
@@ -25,10 +35,12 @@ ALTER TABLE vecsync.entity_state ADD COLUMN row_version bigint;
 -- their summaries are in entity_state already (or cheap to make again), and nothing of them
 -- reached ClickHouse. A vecsync from before this migration, still running during an upgrade,
 -- finds no table to queue into and fails its attempt, losing nothing.
+-- The lock first: an older vecsync's flush still holding rows finishes before they are read.
+LOCK TABLE vecsync.pending_rows IN ACCESS EXCLUSIVE MODE;
 INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, failures, last_error)
 SELECT domain, team_id, entity_id, 1, 'queued before an upgrade of vecsync; to be synced again'
 FROM vecsync.pending_rows
 ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET
-  failures = st.failures + 1, quarantined = false, last_error = EXCLUDED.last_error,
+  failures = GREATEST(st.failures, 1), quarantined = false, last_error = EXCLUDED.last_error,
   updated_at = now();
 DROP TABLE vecsync.pending_rows;
