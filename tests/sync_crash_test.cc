@@ -85,6 +85,10 @@ TEST_F(SyncCrashTest, KilledMidRunARestartFinishesWithExactCounts) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE synced_at IS NOT NULL"),
             live);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
+  // Exact counts: an attempt the kill interrupted after it committed is not redone, and its
+  // retry reports what it did.
+  EXPECT_EQ(e.result["embedded"], live);
+  EXPECT_EQ(e.result["inserted"], live);
   const std::string teams = std::to_string(QueryInt("SELECT min(id) FROM posthog_team")) + " AND " +
                             std::to_string(QueryInt("SELECT max(id) FROM posthog_team"));
   auto rows = (*clickhouse)

@@ -448,6 +448,37 @@ TEST_F(SyncTest, ARetriedSyncProcessWhoseAttemptCommittedQueuesNothingTwice) {
   EXPECT_EQ(QueryInt(queued_rows), queued);
 }
 
+TEST_F(SyncTest, ARetriedFlushWhoseAttemptCommittedReturnsItsCountsAndTakesNoOtherBatch) {
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}, {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto step = (*conn)->Query(
+      "SELECT seq, input::text, result::text FROM vecsync.steps WHERE run_id = '" + run.run_id +
+      "' AND name = 'sync-flush' AND status = 'COMPLETED' "
+      "AND (result->>'inserted')::int > 0 ORDER BY seq LIMIT 1");
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_EQ(step->rows(), 1);
+  // A batch another flush of the run would take, were the retry to flush again.
+  Exec(
+      "INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, body) "
+      "SELECT 'action', '" +
+      run.run_id + "', 0, '\\x01'::bytea");
+  engine::ActivityInfo info;
+  info.run_id = run.run_id;
+  info.seq = step->GetInt64(0, 0);
+  info.activity_type = "sync-flush";
+  info.attempt = 2;
+  DirectActivityContext retry(info);
+  absl::StatusOr<Json> retried =
+      (*registry_->FindActivity("sync-flush"))(retry, Json::parse(step->GetString(0, 1)));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, Json::parse(step->GetString(0, 2)));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 1);
+}
+
 TEST_F(SyncTest, AFinalFlushCarriesOverTheBatchesOfEndedRunsOnlyNotOfRunningOnes) {
   // Action 1 waits in two batches: one of a run that still runs (it flushes its own), one of a
   // run that ended without flushing it.

@@ -92,8 +92,8 @@ absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, con
                    "embedding_version UInt32, version UInt64) "
                    "ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id)")));
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
-  // What sync-process attempts of closed runs recorded is of no use any more.
-  RETURN_IF_ERROR(conn->Query("DELETE FROM vecsync.queued_steps q WHERE NOT EXISTS ("
+  // What activity attempts of closed runs recorded is of no use any more.
+  RETURN_IF_ERROR(conn->Query("DELETE FROM vecsync.committed_steps q WHERE NOT EXISTS ("
                               "  SELECT 1 FROM vecsync.executions e "
                               "  WHERE e.run_id = q.run_id AND e.status = 'RUNNING')")
                       .status());
@@ -326,6 +326,31 @@ bool ItemsAtFault(const absl::Status& s) {
          s.code() != absl::StatusCode::kPermissionDenied;
 }
 
+// What an earlier attempt of the activity `info` describes returned when it committed its work,
+// or nullopt when none did.
+absl::StatusOr<std::optional<Json>> CommittedResult(PgConnection& conn,
+                                                    const engine::ActivityInfo& info) {
+  if (info.attempt <= 1) return std::nullopt;
+  ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT counts FROM vecsync.committed_steps "
+                                          "WHERE run_id = $1::uuid AND seq = $2",
+                                          info.run_id, info.seq));
+  if (r.rows() == 0) return std::nullopt;
+  return r.GetJson(0, 0);
+}
+
+// Records `result` as what the attempt `info` returns, in the transaction that commits its work.
+// Of two attempts running at once, the second to commit fails here, and its retry returns the
+// first one's result.
+absl::Status RecordCommittedResult(PgConnection& conn, const engine::ActivityInfo& info,
+                                   const Json& result) {
+  return conn
+      .Query(
+          "INSERT INTO vecsync.committed_steps (run_id, seq, counts) "
+          "VALUES ($1::uuid, $2, $3::jsonb)",
+          info.run_id, info.seq, result.dump())
+      .status();
+}
+
 // Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
 // attempt blocked on a slow or rate-limited provider is not taken for a dead one.
 class KeepAlive {
@@ -359,12 +384,8 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   // An earlier attempt that committed (and then died, or timed out) queued the batch already:
   // queueing it again would embed and count its entities twice.
-  if (ctx.info().attempt > 1) {
-    ASSIGN_OR_RETURN(PgResult queued, conn->Query("SELECT counts FROM vecsync.queued_steps "
-                                                  "WHERE run_id = $1::uuid AND seq = $2",
-                                                  ctx.info().run_id, ctx.info().seq));
-    if (queued.rows() == 1) return queued.GetJson(0, 0);
-  }
+  ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
+  if (committed) return *std::move(committed);
 
   std::map<Key, Work> work;
   for (size_t i = 0; i < keys.ids.size(); ++i) {
@@ -576,12 +597,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error,
                                   static_cast<int64_t>(NextRowVersion(w, version))));
   }
-  // Two attempts that both got this far: the second to commit fails here, and its retry returns
-  // the first one's counts.
-  RETURN_IF_ERROR(conn->Query("INSERT INTO vecsync.queued_steps (run_id, seq, counts) "
-                              "VALUES ($1::uuid, $2, $3::jsonb)",
-                              ctx.info().run_id, ctx.info().seq, counts.dump())
-                      .status());
+  RETURN_IF_ERROR(RecordCommittedResult(*conn, ctx.info(), counts));
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
     SyncEntities().Add({domain, stage}, n.get<double>());
@@ -782,11 +798,22 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   const bool take_carried_over = input.value("take_carried_over", false);
   const std::string& run_id = ctx.info().run_id;
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
+  // A flush of one insert records its counts as it commits: a retry whose predecessor committed
+  // returns them, instead of flushing other batches under its name while those went uncounted.
+  const bool one_insert = max_batches == 1;
+  if (one_insert) {
+    ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
+    if (committed) return *std::move(committed);
+  }
   // Rows an earlier run queued and did not flush are inserted (or failed) here too, and counted
   // apart: the run did not select them. Rows of the run superseded by a newer row of the same
   // entity count as skipped.
   int64_t inserted = 0, embedded = 0, failed = 0, carried_over = 0, skipped = 0;
   bool more = false;
+  auto result = [&] {
+    return Json{{"inserted", inserted},         {"embedded", embedded},         {"failed", failed},
+                {"carried_over", carried_over}, {"skipped_unchanged", skipped}, {"more", more}};
+  };
   for (int batch = 1;; ++batch) {
     // The batches stay locked until their rows are recorded as inserted: flushes running at
     // once take different batches. Heartbeats go on while the rows are embedded and inserted,
@@ -937,8 +964,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                                     p.row->row_version));
       ++(p.own ? failed : carried_over);
     }
-    RETURN_IF_ERROR(txn.Commit());
     inserted += static_cast<int64_t>(encoded.size());
+    if (one_insert) RETURN_IF_ERROR(RecordCommittedResult(*conn, ctx.info(), result()));
+    RETURN_IF_ERROR(txn.Commit());
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
     if (!more || batch == max_batches) break;
   }
@@ -947,8 +975,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   SyncEntities().Add({domain, "inserted"}, static_cast<double>(inserted));
   SyncEntities().Add({domain, "carried_over"}, static_cast<double>(carried_over));
   SyncEntities().Add({domain, "skipped_unchanged"}, static_cast<double>(skipped));
-  return Json{{"inserted", inserted},         {"embedded", embedded},         {"failed", failed},
-              {"carried_over", carried_over}, {"skipped_unchanged", skipped}, {"more", more}};
+  return result();
 }
 
 // ---- sync-finish ----------------------------------------------------------------------------

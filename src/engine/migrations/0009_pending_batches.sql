@@ -15,10 +15,11 @@ CREATE INDEX pending_batches_by_run ON vecsync.pending_batches (domain, queued_b
 -- Summaries compress, but a batch is written once and read once: it stays uncompressed.
 ALTER TABLE vecsync.pending_batches ALTER COLUMN body SET STORAGE EXTERNAL;
 
--- The sync-process activities whose batch was queued, with the counts they returned: a retried
--- attempt whose predecessor committed returns those instead of queueing its entities again
--- (a row per entity was replaced by its re-queue; a batch is not). Kept while the run runs.
-CREATE TABLE vecsync.queued_steps (
+-- The sync-process and sync-flush attempts that committed their work, with the counts they
+-- returned: a retried attempt whose predecessor committed (and then died before it reported)
+-- returns those instead of queueing its entities again (a row per entity was replaced by its
+-- re-queue; a batch is not) or flushing other batches under its name. Kept while the run runs.
+CREATE TABLE vecsync.committed_steps (
   run_id      uuid NOT NULL,
   seq         bigint NOT NULL,
   counts      jsonb NOT NULL,
