@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <thread>
@@ -231,8 +232,10 @@ QueuedRow ToQueuedRow(const Work& w, int version) {
 // The version of the row `w` queues: its content's, and newer than the row entity_state last
 // recorded for the entity at the same embedding version, so that the new row wins in ClickHouse
 // and in entity_state even when updated_at did not move (a new summary, properties alone).
-uint64_t NextRowVersion(const Work& w, int version) {
-  const uint64_t content = RowVersion(version, w.entity->updated_at);
+// `when` is the time of the content queued (the source row's updated_at, or when a tombstone for
+// a row gone from the source was made).
+uint64_t NextRowVersion(const Work& w, int version, absl::Time when) {
+  const uint64_t content = RowVersion(version, when);
   if (!w.has_state || w.state.row_version < 0) return content;
   const auto recorded = static_cast<uint64_t>(w.state.row_version);
   return recorded >> 44 == static_cast<uint64_t>(version) ? std::max(content, recorded + 1)
@@ -326,11 +329,11 @@ bool ItemsAtFault(const absl::Status& s) {
          s.code() != absl::StatusCode::kPermissionDenied;
 }
 
-// What an earlier attempt of the activity `info` describes returned when it committed its work,
-// or nullopt when none did.
+// What an attempt of the activity `info` describes returned when it committed its work, or
+// nullopt when none did. Attempts are numbered anew when a worker hands an activity back, so
+// every attempt looks.
 absl::StatusOr<std::optional<Json>> CommittedResult(PgConnection& conn,
                                                     const engine::ActivityInfo& info) {
-  if (info.attempt <= 1) return std::nullopt;
   ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT counts FROM vecsync.committed_steps "
                                           "WHERE run_id = $1::uuid AND seq = $2",
                                           info.run_id, info.seq));
@@ -339,16 +342,17 @@ absl::StatusOr<std::optional<Json>> CommittedResult(PgConnection& conn,
 }
 
 // Records `result` as what the attempt `info` returns, in the transaction that commits its work.
-// Of two attempts running at once, the second to commit fails here, and its retry returns the
-// first one's result.
-absl::Status RecordCommittedResult(PgConnection& conn, const engine::ActivityInfo& info,
-                                   const Json& result) {
-  return conn
-      .Query(
-          "INSERT INTO vecsync.committed_steps (run_id, seq, counts) "
-          "VALUES ($1::uuid, $2, $3::jsonb)",
-          info.run_id, info.seq, result.dump())
-      .status();
+// When another attempt of the activity recorded its result first, returns that one: the caller
+// rolls its own work back and returns it.
+absl::StatusOr<std::optional<Json>> RecordCommittedResult(PgConnection& conn,
+                                                          const engine::ActivityInfo& info,
+                                                          const Json& result) {
+  ASSIGN_OR_RETURN(PgResult r, conn.Query("INSERT INTO vecsync.committed_steps (run_id, seq, "
+                                          "  counts) VALUES ($1::uuid, $2, $3::jsonb) "
+                                          "ON CONFLICT (run_id, seq) DO NOTHING RETURNING 1",
+                                          info.run_id, info.seq, result.dump()));
+  if (r.rows() == 1) return std::nullopt;
+  return CommittedResult(conn, info);
 }
 
 // Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
@@ -545,12 +549,12 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         continue;
       }
       // Strictly newer than the row it replaces, even if updated_at did not move.
-      w->row_version = std::max(NextRowVersion(*w, version), written + 1);
+      w->row_version = std::max(NextRowVersion(*w, version, w->entity->updated_at), written + 1);
       refreshed.push_back(w);
       refreshed_vectors.push_back(std::move(it->second.vector));
     }
   }
-  for (Work* w : to_embed) w->row_version = NextRowVersion(*w, version);
+  for (Work* w : to_embed) w->row_version = NextRowVersion(*w, version, w->entity->updated_at);
 
   // Queued without their vectors: the flush embeds them right before inserting them, so no
   // vector is written to PostgreSQL. A local summarizer's summaries are recorded by the flush.
@@ -570,7 +574,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   }
   for (Work* w : tombstones) {
     const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
-    w->row_version = RowVersion(version, when);
+    w->row_version = NextRowVersion(*w, version, when);
     QueuedRow& row = queued.emplace_back();
     row.team_id = w->key.first;
     row.id = w->key.second;
@@ -594,10 +598,12 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                    std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
   for (const auto& [key, w] : work) {
     if (w.error.empty()) continue;
-    RETURN_IF_ERROR(RecordFailure(*conn, domain, key, w.error,
-                                  static_cast<int64_t>(NextRowVersion(w, version))));
+    RETURN_IF_ERROR(
+        RecordFailure(*conn, domain, key, w.error,
+                      static_cast<int64_t>(NextRowVersion(w, version, w.entity->updated_at))));
   }
-  RETURN_IF_ERROR(RecordCommittedResult(*conn, ctx.info(), counts));
+  ASSIGN_OR_RETURN(committed, RecordCommittedResult(*conn, ctx.info(), counts));
+  if (committed) return *std::move(committed);  // Another attempt queued it: this one rolls back.
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
     SyncEntities().Add({domain, stage}, n.get<double>());
@@ -618,54 +624,49 @@ struct TakenBatch {
 // Locks, in the transaction open on `conn`, whole pending batches of `domain` that no other
 // flush holds, up to `max_rows` rows between them (and at least one batch, however large): the
 // batches of run `run_id` first, then, with `take_others`, those runs that no longer run left,
-// oldest first. Returns whether batches were left for a later flush.
+// oldest first. A batch too large for the rows left is left for a later flush. Returns whether
+// a batch no flush holds was left.
 absl::StatusOr<bool> TakeBatches(PgConnection& conn, const std::string& domain,
                                  const std::string& run_id, int64_t max_rows, bool take_others,
                                  std::vector<TakenBatch>& taken) {
-  constexpr int kChunk = 16;  // Batches considered per statement.
+  constexpr char kOthers[] =
+      "queued_by <> $2::uuid AND NOT EXISTS (SELECT 1 FROM vecsync.executions e "
+      "  WHERE e.run_id = queued_by AND e.status = 'RUNNING')";
   int64_t rows = 0;
   for (const bool own : {true, false}) {
     if (!own && !take_others) break;
-    const std::string whose =
-        own ? "queued_by = $2::uuid"
-            : "queued_by <> $2::uuid AND NOT EXISTS (SELECT 1 FROM vecsync.executions e "
-              "  WHERE e.run_id = queued_by AND e.status = 'RUNNING')";
+    // One batch per statement: SKIP LOCKED passes over what other flushes hold, and nothing is
+    // locked that is not taken.
     for (int64_t after = 0;;) {
-      // The batches that fit are chosen first and then locked, so that none is held in vain.
-      ASSIGN_OR_RETURN(PgResult next,
-                       conn.Query(absl::StrCat("SELECT id, row_count FROM vecsync.pending_batches "
-                                               "WHERE domain = $1 AND ",
-                                               whose, " AND id > $3 ORDER BY id LIMIT $4"),
-                                  domain, run_id, after, kChunk));
-      std::vector<int64_t> fitting;
-      bool full = false;
-      for (int i = 0, chosen = 0; i < next.rows(); ++i) {
-        const int64_t count = next.GetInt64(i, 1);
-        if ((!taken.empty() || !fitting.empty()) && rows + chosen + count > max_rows) {
-          full = true;
-          break;
-        }
-        fitting.push_back(next.GetInt64(i, 0));
-        chosen += static_cast<int>(count);
-        after = fitting.back();
-      }
-      if (!fitting.empty()) {
-        // Another flush may have locked some meanwhile: those are skipped.
-        ASSIGN_OR_RETURN(PgResult locked,
-                         conn.QueryBinary("SELECT id, row_count, body FROM vecsync.pending_batches "
-                                          "WHERE id = ANY($1::bigint[]) "
-                                          "ORDER BY id FOR UPDATE SKIP LOCKED",
-                                          PgArrayLiteral(fitting)));
-        for (int i = 0; i < locked.rows(); ++i) {
-          taken.push_back({locked.GetInt64(i, 0), own, std::string(locked.Get(i, 2)), {}});
-          rows += locked.GetInt64(i, 1);
-        }
-      }
-      if (full) return true;
-      if (next.rows() < kChunk) break;
+      const int64_t room = taken.empty() ? std::numeric_limits<int64_t>::max() : max_rows - rows;
+      if (room <= 0) break;
+      ASSIGN_OR_RETURN(
+          PgResult next,
+          conn.QueryBinary(absl::StrCat("SELECT id, row_count, body FROM vecsync.pending_batches "
+                                        "WHERE domain = $1 AND ",
+                                        own ? "queued_by = $2::uuid" : kOthers,
+                                        " AND id > $3 AND row_count <= $4::bigint "
+                                        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+                           domain, run_id, after, room));
+      if (next.rows() == 0) break;
+      after = next.GetInt64(0, 0);
+      taken.push_back({after, own, std::string(next.Get(0, 2)), {}});
+      rows += next.GetInt64(0, 1);
     }
   }
-  return false;
+  // Whether a batch that no flush holds waits still: looked for under a savepoint, so that the
+  // one found is not held until this flush ends.
+  std::vector<int64_t> ids;
+  for (const TakenBatch& b : taken) ids.push_back(b.id);
+  RETURN_IF_ERROR(conn.Execute("SAVEPOINT look_for_more"));
+  ASSIGN_OR_RETURN(PgResult left,
+                   conn.Query(absl::StrCat("SELECT 1 FROM vecsync.pending_batches "
+                                           "WHERE domain = $1 AND id <> ALL($3::bigint[]) AND "
+                                           "(queued_by = $2::uuid OR ($4 AND ",
+                                           kOthers, ")) LIMIT 1 FOR UPDATE SKIP LOCKED"),
+                              domain, run_id, PgArrayLiteral(ids), take_others));
+  RETURN_IF_ERROR(conn.Execute("ROLLBACK TO SAVEPOINT look_for_more"));
+  return left.rows() > 0;
 }
 
 // The newest row of each entity in `batches`, in key order, and whether its batch is the
@@ -800,11 +801,9 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   // A flush of one insert records its counts as it commits: a retry whose predecessor committed
   // returns them, instead of flushing other batches under its name while those went uncounted.
+  // Attempts of one flush take turns (an advisory lock on the step), so that one that started
+  // beside a live predecessor waits for it instead of finding its batches locked.
   const bool one_insert = max_batches == 1;
-  if (one_insert) {
-    ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
-    if (committed) return *std::move(committed);
-  }
   // Rows an earlier run queued and did not flush are inserted (or failed) here too, and counted
   // apart: the run did not select them. Rows of the run superseded by a newer row of the same
   // entity count as skipped.
@@ -824,6 +823,14 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     PgTransaction txn(*conn);
     RETURN_IF_ERROR(txn.Begin());
     RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
+    if (one_insert) {
+      RETURN_IF_ERROR(conn->Query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, "
+                                  "0))",
+                                  run_id, std::to_string(ctx.info().seq))
+                          .status());
+      ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
+      if (committed) return *std::move(committed);
+    }
     std::vector<TakenBatch> taken;
     ASSIGN_OR_RETURN(more, TakeBatches(*conn, domain, run_id, limit, take_carried_over, taken));
     // A batch this vecsync cannot read (another version's, or damaged) fails the flush, and
@@ -965,7 +972,11 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
       ++(p.own ? failed : carried_over);
     }
     inserted += static_cast<int64_t>(encoded.size());
-    if (one_insert) RETURN_IF_ERROR(RecordCommittedResult(*conn, ctx.info(), result()));
+    if (one_insert) {
+      ASSIGN_OR_RETURN(std::optional<Json> committed,
+                       RecordCommittedResult(*conn, ctx.info(), result()));
+      if (committed) return *std::move(committed);
+    }
     RETURN_IF_ERROR(txn.Commit());
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", inserted}}));
     if (!more || batch == max_batches) break;

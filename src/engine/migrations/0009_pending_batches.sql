@@ -2,6 +2,11 @@
 -- entities encoded together in `body` (workflows/queued_rows.h). A row per entity cost
 -- PostgreSQL an insert, a locked read, a delete and their vacuum per entity: more than the
 -- source reads and the sync state together.
+
+-- Before anything else: an older vecsync's flush still holding rows of pending_rows finishes
+-- before they are read, and before entity_state is altered (it writes there last).
+LOCK TABLE vecsync.pending_rows IN ACCESS EXCLUSIVE MODE;
+
 CREATE TABLE vecsync.pending_batches (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   domain      text NOT NULL,
@@ -36,8 +41,6 @@ ALTER TABLE vecsync.entity_state ADD COLUMN row_version bigint;
 -- their summaries are in entity_state already (or cheap to make again), and nothing of them
 -- reached ClickHouse. A vecsync from before this migration, still running during an upgrade,
 -- finds no table to queue into and fails its attempt, losing nothing.
--- The lock first: an older vecsync's flush still holding rows finishes before they are read.
-LOCK TABLE vecsync.pending_rows IN ACCESS EXCLUSIVE MODE;
 INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, failures, last_error)
 SELECT domain, team_id, entity_id, 1, 'queued before an upgrade of vecsync; to be synced again'
 FROM vecsync.pending_rows
