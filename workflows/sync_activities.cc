@@ -833,6 +833,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     }
     std::vector<TakenBatch> taken;
     ASSIGN_OR_RETURN(more, TakeBatches(*conn, domain, run_id, limit, take_carried_over, taken));
+    if (taken.empty()) break;  // Nothing waits that another flush does not hold.
     // A batch this vecsync cannot read (another version's, or damaged) fails the flush, and
     // stays where it is, for a vecsync that can read it: nothing of it is inserted or lost.
     for (TakenBatch& b : taken) {
