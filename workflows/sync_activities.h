@@ -5,7 +5,8 @@
 // activity is idempotent.
 //
 //   sync-prepare  {domain, embedding_version}        → {watermark_us|null}; creates the
-//                                                      ClickHouse table when missing
+//                                                      ClickHouse table when missing; forgets
+//                                                      the committed_steps of ended runs
 //   sync-select   {domain, phase, cursor, limit, …}  → {keys: [[team_id, id]…], cursor, done}
 //   sync-process  {domain, keys, embedding_version,  → counts, and "queued"; summarizes what
 //                  insert_batch_size}                  changed, queues what needs a vector,
