@@ -1,8 +1,9 @@
-// The activities of sync-entity-vectors. Vectors never pass through the engine's history nor
-// PostgreSQL: sync-process queues what changed as one batch in vecsync.pending_batches (its
+// The activities of sync-entity-vectors. New vectors never pass through the engine's history
+// nor PostgreSQL: sync-process queues what changed as one batch in vecsync.pending_batches (its
 // entities encoded together with their summaries, see queued_rows.h), and sync-flush embeds the
-// summaries right before inserting them into ClickHouse in large RowBinary inserts. Every
-// activity is idempotent.
+// summaries right before inserting them into ClickHouse in large RowBinary inserts. (A row whose
+// properties alone changed carries the vector ClickHouse already holds.) Every activity is
+// idempotent: one that committed its work returns the recorded result when retried.
 //
 //   sync-prepare  {domain, embedding_version}        → {watermark_us|null}; creates the
 //                                                      ClickHouse table when missing; forgets
