@@ -164,22 +164,28 @@ class SyncTest : public testing::EngineTest {
   }
 
   // How many `scheduled` activities of the run were scheduled while an `open` one was open
-  // (scheduled, not yet completed).
+  // (scheduled, not yet completed); with `after`, counting only `open` ones scheduled after the
+  // last `after` activity completed.
   int64_t ScheduledWhileOpen(const std::string& run_id, const std::string& open,
-                             const std::string& scheduled) {
+                             const std::string& scheduled, const std::string& after = "") {
     return QueryInt(
         "WITH h AS (SELECT event_id, seq, event_type, attributes->>'activity_type' AS name "
         "  FROM vecsync.history WHERE run_id = '" +
         run_id +
+        "'), "
+        "last AS (SELECT COALESCE(max(c.event_id), 0) AS event_id FROM h c "
+        "  JOIN h a ON a.seq = c.seq AND a.event_type = 'ActivityTaskScheduled' "
+        "  WHERE c.event_type = 'ActivityTaskCompleted' AND a.name = '" +
+        after +
         "') "
-        "SELECT count(*) FROM h o "
+        "SELECT count(*) FROM last, h o "
         "JOIN h done ON done.seq = o.seq AND done.event_type = 'ActivityTaskCompleted' "
         "JOIN h s ON s.name = '" +
         scheduled +
         "' AND s.event_type = 'ActivityTaskScheduled' "
         "  AND s.event_id > o.event_id AND s.event_id < done.event_id "
         "WHERE o.name = '" +
-        open + "' AND o.event_type = 'ActivityTaskScheduled'");
+        open + "' AND o.event_type = 'ActivityTaskScheduled' AND o.event_id > last.event_id");
   }
 
   // Live (not deleted) entities of approved organizations, as "team_id\tid".
@@ -271,6 +277,46 @@ TEST_F(SyncTest, ALongRunCheckpointsBesideItsFlushesAndResumesFromTheCheckpoint)
       QueryInt("SELECT checkpoint_seq FROM vecsync.executions WHERE run_id = '" + run.run_id + "'"),
       0)
       << "the run never checkpointed";
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(e.result["inserted"], live.size());
+  EXPECT_EQ(e.result["embedded"], live.size());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
+}
+
+TEST_F(SyncTest, RowsQueuedBehindACheckpointAtTheEndAreFlushedTwoAtATime) {
+  // 20 pages of 100 keys after the retry phase's one: the run would checkpoint after its 20th
+  // page, and holds its flushes until the ones in flight end (slow ones here) to do so; but the
+  // 20th page is its last. What queued behind the hold goes out two flushes at a time, not one
+  // after another.
+  const int64_t approved = QueryInt(
+      "SELECT count(*) FROM posthog_action s JOIN posthog_team t ON t.id = s.team_id "
+      "JOIN posthog_organization o ON o.id = t.organization_id "
+      "WHERE o.is_ai_data_processing_approved");
+  ASSERT_LT(approved, 1950);
+  Exec(absl::StrCat(
+      "INSERT INTO posthog_action (team_id, name, description, steps_json, created_at, "
+      "updated_at) SELECT (SELECT min(t.id) FROM posthog_team t JOIN posthog_organization o "
+      "  ON o.id = t.organization_id WHERE o.is_ai_data_processing_approved), "
+      "'bulk action ' || g, 'one of many', '[{\"event\": \"$pageview\"}]'::jsonb, now(), now() "
+      "FROM generate_series(1, ",
+      1950 - approved, ") g"));
+  embedder_.delay = absl::Milliseconds(200);
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"summarize_batch_size", 10},
+                                         {"max_parallel_requests", 5},
+                                         {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  // The run ended holding its flushes for a checkpoint it never took.
+  ASSERT_EQ(QueryInt("SELECT count(*) FROM vecsync.steps WHERE run_id = '" + run.run_id +
+                     "' AND name = 'sync-select'"),
+            21);
+  ASSERT_EQ(
+      QueryInt("SELECT checkpoint_seq FROM vecsync.executions WHERE run_id = '" + run.run_id + "'"),
+      0);
+  EXPECT_GT(ScheduledWhileOpen(run.run_id, "sync-flush", "sync-flush", "sync-select"), 0);
   const auto live = LiveKeys("posthog_action", "s.deleted");
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   EXPECT_EQ(e.result["inserted"], live.size());

@@ -128,7 +128,6 @@ class SyncRun {
         pages_since_checkpoint = 0;
       }
     }
-    RETURN_IF_ERROR(Drain());
     RETURN_IF_ERROR(FlushPending());
     if (!in_.filtered()) {
       RETURN_IF_ERROR(ctx_.ExecuteActivity("sync-finish",
@@ -201,8 +200,14 @@ class SyncRun {
                       : counts["embedded"].get<int64_t>() + counts.value("refreshed", int64_t{0}) +
                             counts["tombstoned"].get<int64_t>();
     }
+    RETURN_IF_ERROR(StartFlushes());
+    return Report();
+  }
+
+  // Starts a flush per insert's worth of rows waiting, as slots free up, unless a checkpoint
+  // holds them; whatever else waits goes with a later flush or the final ones.
+  absl::Status StartFlushes() {
     while (pending_ >= in_.insert_batch_size && flushes_.size() < max_flushes_ && !hold_flushes_) {
-      // One insert's worth each; whatever else waits goes with a later flush or the final one.
       ASSIGN_OR_RETURN(
           ActivityHandle flush,
           ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1, /*final=*/false),
@@ -210,7 +215,7 @@ class SyncRun {
       flushes_.push_back(flush);
       pending_ -= in_.insert_batch_size;
     }
-    return Report();
+    return absl::OkStatus();
   }
 
   // Waits for every sync-process and flush in flight.
@@ -219,11 +224,22 @@ class SyncRun {
     return absl::OkStatus();
   }
 
-  // Inserts every row still waiting, the run's own and then those ended runs left. Call after
-  // Drain(). One insert per flush, until a flush leaves nothing: a flush that fails and is
-  // retried redoes, and counts, its own insert only. (Runs that began before parallel flushes
-  // flush all in one activity.)
+  // Inserts every row still waiting, the run's own and then those ended runs left, once every
+  // batch has started. Flushes go on as during the run until every batch has ended, even if a
+  // checkpoint held them at the end: what queued up behind it goes out two inserts at a time,
+  // not one after another. Then final flushes take the rest, one insert each, until a flush
+  // leaves nothing: a flush that fails and is retried redoes, and counts, its own insert only.
+  // (Runs that began before this held their flushes to the end; those that began before
+  // parallel flushes flush all in one activity.)
   absl::Status FlushPending() {
+    if (max_flushes_ > 1) {
+      ASSIGN_OR_RETURN(int version, ctx_.GetVersion("flushes-past-the-last-hold", 1));
+      if (version >= 1) {
+        hold_flushes_ = false;  // No checkpoint comes now.
+        RETURN_IF_ERROR(StartFlushes());
+      }
+    }
+    RETURN_IF_ERROR(Drain());
     const int max_batches = max_flushes_ > 1 ? 1 : 0;
     while (true) {
       ASSIGN_OR_RETURN(Json flushed,
