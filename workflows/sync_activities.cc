@@ -21,6 +21,7 @@
 #include "src/engine/errors.h"
 #include "workflows/embed_batches.h"
 #include "workflows/queued_rows.h"
+#include "workflows/rows_in_order.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -242,21 +243,6 @@ uint64_t NextRowVersion(const Work& w, int version, absl::Time when) {
                                                           : content;
 }
 
-// Queues `rows` for the flushes, as queued by run `run_id`: one pending batch, or one per
-// `max_rows` rows, so that a flush can fill an insert of max_rows with whole batches.
-absl::Status QueueBatches(PgConnection& conn, const std::string& domain, const std::string& run_id,
-                          absl::Span<const QueuedRow> rows, size_t max_rows) {
-  for (size_t first = 0; first < rows.size(); first += max_rows) {
-    const absl::Span<const QueuedRow> batch = rows.subspan(first, max_rows);
-    RETURN_IF_ERROR(conn.Query("INSERT INTO vecsync.pending_batches (domain, queued_by, "
-                               "  row_count, body) VALUES ($1, $2::uuid, $3, $4)",
-                               domain, run_id, static_cast<int64_t>(batch.size()),
-                               PgParam::Binary(EncodeQueuedRows(batch)))
-                        .status());
-  }
-  return absl::OkStatus();
-}
-
 // Records the summaries of `items` (those that did not fail) in entity_state: a later attempt
 // or run with the same content reuses them instead of asking the provider again.
 absl::Status RecordSummaries(PgConnection& conn, const std::string& domain,
@@ -355,6 +341,39 @@ absl::StatusOr<std::optional<Json>> RecordCommittedResult(PgConnection& conn,
   return CommittedResult(conn, info);
 }
 
+// Queues `rows` for the flushes, as queued by the attempt `info`: one pending batch, or one per
+// `max_rows` rows, so that a flush can fill an insert of max_rows with whole batches. Records
+// `result` as what the attempt returns in the same statement (atomic without a transaction of
+// its own). When another attempt of the activity recorded its result first, queues nothing and
+// returns that result: the caller rolls back what else it wrote, and returns it.
+absl::StatusOr<std::optional<Json>> QueueBatches(PgConnection& conn, const std::string& domain,
+                                                 const engine::ActivityInfo& info,
+                                                 const Json& result,
+                                                 absl::Span<const QueuedRow> rows,
+                                                 size_t max_rows) {
+  std::vector<int64_t> row_counts;
+  std::vector<std::string> bodies;
+  for (size_t first = 0; first < rows.size(); first += max_rows) {
+    const absl::Span<const QueuedRow> batch = rows.subspan(first, max_rows);
+    row_counts.push_back(static_cast<int64_t>(batch.size()));
+    bodies.push_back(EncodeQueuedRows(batch));
+  }
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Query("WITH recorded AS (INSERT INTO vecsync.committed_steps (run_id, seq, counts) "
+                 "  VALUES ($1::uuid, $2, $3::jsonb) ON CONFLICT (run_id, seq) DO NOTHING "
+                 "  RETURNING 1), "
+                 "queued AS (INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, "
+                 "  body) SELECT $4, $1::uuid, b.row_count, b.body "
+                 "  FROM unnest($5::integer[], $6::bytea[]) AS b(row_count, body) "
+                 "  WHERE EXISTS (SELECT 1 FROM recorded)) "
+                 "SELECT count(*) FROM recorded",
+                 info.run_id, info.seq, result.dump(), domain, PgArrayLiteral(row_counts),
+                 PgByteaArray(bodies)));
+  if (r.GetInt64(0, 0) == 1) return std::nullopt;
+  return CommittedResult(conn, info);
+}
+
 // Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
 // attempt blocked on a slow or rate-limited provider is not taken for a dead one.
 class KeepAlive {
@@ -384,68 +403,62 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   ASSIGN_OR_RETURN(Keys keys, ParseKeys(input["keys"]));
   const int version = input["embedding_version"];
   const std::string domain = config->domain();
-  const std::string id = config->id_sql();
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
-  // An earlier attempt that committed (and then died, or timed out) queued the batch already:
-  // queueing it again would embed and count its entities twice.
-  ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
-  if (committed) return *std::move(committed);
-
   std::map<Key, Work> work;
   for (size_t i = 0; i < keys.ids.size(); ++i) {
     work[{keys.teams[i], keys.ids[i]}].key = {keys.teams[i], keys.ids[i]};
   }
-  ASSIGN_OR_RETURN(PgResult rows,
-                   conn->Query(
-                       // Joined from the keys, by the id's own type: one primary-key probe per key.
-                       absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), ", ",
-                                    config->deleted_sql(), ", ", config->fields_sql(),
-                                    " FROM unnest($1::bigint[], $2::", config->id_type(),
-                                    "[]) AS k(team_id, id) "
-                                    "JOIN ",
-                                    config->table(),
-                                    " s ON s.id = k.id AND s.team_id = k.team_id "
-                                    "JOIN posthog_team t ON t.id = s.team_id "
-                                    "JOIN posthog_organization o ON o.id = t.organization_id "
-                                    "WHERE o.is_ai_data_processing_approved"),
-                       PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
-  for (int i = 0; i < rows.rows(); ++i) {
-    EntityRecord e;
-    e.team_id = rows.GetInt64(i, 0);
-    e.id = rows.GetString(i, 1);
-    e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 2));
-    e.deleted = rows.GetBool(i, 3);
-    e.fields = rows.GetJson(i, 4);
-    auto it = work.find({e.team_id, e.id});
-    if (it != work.end()) it->second.entity = std::move(e);
-  }
+  // Each key's source row (if it is there, and its organization approved) and sync state, in one
+  // statement: a primary-key probe of each table per key. Source ids are compared by their own
+  // type, so that the index serves them.
   ASSIGN_OR_RETURN(
-      PgResult states,
-      conn->Query(
-          absl::StrCat(
-              "SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
-              "embedding_version, deleted, synced_at IS NOT NULL, failures, properties, ",
-              Us("source_updated_at"),
-              ", COALESCE(row_version, -1) "
-              "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
-              "(SELECT * FROM unnest($2::bigint[], $3::text[]))"),
-          domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
-  for (int i = 0; i < states.rows(); ++i) {
-    auto it = work.find({states.GetInt64(i, 0), states.GetString(i, 1)});
+      PgResult rows,
+      conn->Query(absl::StrCat(
+                      "SELECT k.team_id, k.id, s.team_id IS NOT NULL, ", Us("s.updated_at"), ", ",
+                      config->deleted_sql(), ", ", config->fields_sql(),
+                      ", st.entity_id IS NOT NULL, st.content_hash, st.summary, st.summary_hash, "
+                      "st.vector_hash, st.embedding_version, st.deleted, st.synced_at IS NOT NULL, "
+                      "st.failures, st.properties, ",
+                      Us("st.source_updated_at"),
+                      ", COALESCE(st.row_version, -1) "
+                      "FROM unnest($2::bigint[], $3::text[]) AS k(team_id, id) "
+                      "LEFT JOIN (",
+                      config->table(),
+                      " s JOIN posthog_team t ON t.id = s.team_id "
+                      "  JOIN posthog_organization o ON o.id = t.organization_id "
+                      "    AND o.is_ai_data_processing_approved) "
+                      "  ON s.id = k.id::",
+                      config->id_type(),
+                      " AND s.team_id = k.team_id "
+                      "LEFT JOIN vecsync.entity_state st ON st.domain = $1 "
+                      "  AND st.team_id = k.team_id AND st.entity_id = k.id"),
+                  domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  for (int i = 0; i < rows.rows(); ++i) {
+    auto it = work.find({rows.GetInt64(i, 0), rows.GetString(i, 1)});
     if (it == work.end()) continue;
-    State& s = it->second.state;
-    s.content_hash = states.GetString(i, 2);
-    s.summary = states.GetString(i, 3);
-    s.summary_hash = states.GetString(i, 4);
-    s.vector_hash = states.GetString(i, 5);
-    s.embedding_version = static_cast<int>(states.GetInt64(i, 6, -1));
-    s.deleted = states.GetBool(i, 7);
-    s.synced = states.GetBool(i, 8);
-    s.failures = static_cast<int>(states.GetInt64(i, 9));
-    s.properties = states.GetJson(i, 10);
-    s.source_updated_at = absl::FromUnixMicros(states.GetInt64(i, 11));
-    s.row_version = states.GetInt64(i, 12);
-    it->second.has_state = true;
+    Work& w = it->second;
+    if (rows.GetBool(i, 2)) {
+      EntityRecord& e = w.entity.emplace();
+      e.team_id = w.key.first;
+      e.id = w.key.second;
+      e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 3));
+      e.deleted = rows.GetBool(i, 4);
+      e.fields = rows.GetJson(i, 5);
+    }
+    if (!rows.GetBool(i, 6)) continue;
+    State& s = w.state;
+    s.content_hash = rows.GetString(i, 7);
+    s.summary = rows.GetString(i, 8);
+    s.summary_hash = rows.GetString(i, 9);
+    s.vector_hash = rows.GetString(i, 10);
+    s.embedding_version = static_cast<int>(rows.GetInt64(i, 11, -1));
+    s.deleted = rows.GetBool(i, 12);
+    s.synced = rows.GetBool(i, 13);
+    s.failures = static_cast<int>(rows.GetInt64(i, 14));
+    s.properties = rows.GetJson(i, 15);
+    s.source_updated_at = absl::FromUnixMicros(rows.GetInt64(i, 16));
+    s.row_version = rows.GetInt64(i, 17);
+    w.has_state = true;
   }
 
   Json counts = {{"selected", work.size()}, {"summarized", 0}, {"refreshed", 0},
@@ -591,20 +604,25 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   for (const auto& [key, w] : work) {
     if (!w.error.empty()) counts["failed"] = counts["failed"].get<int>() + 1;
   }
+  // Failures are recorded in the transaction that queues the batch; without any, the one
+  // statement that queues it is atomic on its own.
+  const bool any_failed = counts["failed"].get<int>() > 0;
   PgTransaction txn(*conn);
-  RETURN_IF_ERROR(txn.Begin());
-  RETURN_IF_ERROR(
-      QueueBatches(*conn, domain, ctx.info().run_id, queued,
-                   std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
+  if (any_failed) RETURN_IF_ERROR(txn.Begin());
   for (const auto& [key, w] : work) {
     if (w.error.empty()) continue;
     RETURN_IF_ERROR(
         RecordFailure(*conn, domain, key, w.error,
                       static_cast<int64_t>(NextRowVersion(w, version, w.entity->updated_at))));
   }
-  ASSIGN_OR_RETURN(committed, RecordCommittedResult(*conn, ctx.info(), counts));
+  // A retry of an attempt that committed (and then died, or timed out) finds its result here:
+  // queueing the batch again would embed and count its entities twice.
+  ASSIGN_OR_RETURN(
+      std::optional<Json> committed,
+      QueueBatches(*conn, domain, ctx.info(), counts, queued,
+                   std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
   if (committed) return *std::move(committed);  // Another attempt queued it: this one rolls back.
-  RETURN_IF_ERROR(txn.Commit());
+  if (any_failed) RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
     SyncEntities().Add({domain, stage}, n.get<double>());
   }
@@ -878,73 +896,93 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
                               : sizeof(float) * static_cast<size_t>(env->embedder->dimensions()));
     }
     rows.Reserve(bytes);
+    // Rows go into the insert in key order, which is ClickHouse's own (the domain is the same
+    // for all): ClickHouse finds the block sorted and need not sort it, which was a quarter of
+    // its work on an insert.
     std::vector<Pick> unembedded;
+    std::vector<std::string> texts;
+    std::vector<bool> waits;
     for (const Pick& p : picks) {
-      if (!p.row->vector) {
-        unembedded.push_back(p);
-        continue;
-      }
-      encode(*p.row, *p.row->vector);
-      if (!p.own) ++carried_over;  // The run's own refreshed rows and tombstones are counted.
+      waits.push_back(!p.row->vector);
+      if (p.row->vector) continue;
+      unembedded.push_back(p);
+      texts.emplace_back(p.row->text);
     }
-    // Embed what waits for its vector, up to max_parallel_requests requests at a time; a
-    // request's vectors are encoded as they arrive. An error of the provider's, not the items',
-    // fails the attempt (nothing was inserted or recorded). A request the provider rejects is
-    // sent again in halves, down to single texts, so only the texts it rejects fail.
+    const size_t chunk = static_cast<size_t>(std::max(embed_batch, 1));
+    RowsInOrder order(std::move(waits), chunk);
+    auto encode_in_order = [&](size_t i, const std::vector<float>* vector) {
+      const Pick& p = picks[i];
+      if (vector == nullptr) {
+        encode(*p.row, *p.row->vector);
+        if (!p.own) ++carried_over;  // The run's own refreshed rows and tombstones are counted.
+        return;
+      }
+      encode(*p.row, absl::string_view(reinterpret_cast<const char*>(vector->data()),
+                                       vector->size() * sizeof(float)));
+      ++(p.own ? embedded : carried_over);
+    };
+    // The vectors of texts [first, first + n), or why there are none.
+    auto check = [](size_t n, absl::StatusOr<std::vector<std::vector<float>>>& vectors) {
+      if (vectors.ok() && vectors->size() != n) {
+        return absl::DataLossError(
+            absl::StrCat("the embedder returned ", vectors->size(), " vectors for ", n, " texts"));
+      }
+      return vectors.status();
+    };
+    // Embed what waits for its vector, up to max_parallel_requests requests at a time. An error
+    // of the provider's, not the items', fails the attempt (nothing was inserted or recorded).
+    // A request the provider rejects is sent again in halves, down to single texts, so only the
+    // texts it rejects fail.
+    struct Rejected {
+      size_t first, n;
+      absl::Status error;
+    };
+    std::vector<Rejected> rejected;
+    order.Arrived(std::nullopt, encode_in_order);  // The rows before the first that waits.
+    RETURN_IF_ERROR(
+        EmbedInBatches(*env->embedder, texts, embed_batch, parallel,
+                       [&](size_t first, absl::StatusOr<std::vector<std::vector<float>>> vectors) {
+                         const size_t n = std::min(texts.size() - first, chunk);
+                         absl::Status s = check(n, vectors);
+                         if (!s.ok() && !ItemsAtFault(s)) return s;
+                         if (s.ok()) {
+                           order.Arrived({{first, *std::move(vectors)}}, encode_in_order);
+                         } else {
+                           order.Arrived({{first, std::nullopt}}, encode_in_order);
+                           rejected.push_back({first, n, std::move(s)});
+                         }
+                         return absl::OkStatus();
+                       }));
+    if (!order.done()) {  // Every request returned: a row left out would be dropped unsynced.
+      return absl::InternalError("a flush left rows out of its insert");
+    }
     std::vector<std::pair<Pick, std::string>> failures;
-    if (!unembedded.empty()) {
-      std::vector<std::string> texts;
-      texts.reserve(unembedded.size());
-      for (const Pick& p : unembedded) texts.emplace_back(p.row->text);
-      // Encodes texts [first, first + n) with their vectors, or returns why there are none.
-      auto accept = [&](size_t first, size_t n,
-                        absl::StatusOr<std::vector<std::vector<float>>> vectors) -> absl::Status {
-        if (!vectors.ok()) return vectors.status();
-        if (vectors->size() != n) {
-          return absl::DataLossError(absl::StrCat("the embedder returned ", vectors->size(),
-                                                  " vectors for ", n, " texts"));
+    std::function<absl::Status(const Rejected&)> isolate = [&](const Rejected& r) {
+      if (r.n == 1) {
+        failures.emplace_back(unembedded[r.first], std::string(r.error.message()));
+        return absl::OkStatus();
+      }
+      for (const auto& [first, n] :
+           {std::pair(r.first, r.n / 2), std::pair(r.first + r.n / 2, r.n - r.n / 2)}) {
+        absl::StatusOr<std::vector<std::vector<float>>> vectors = env->embedder->Embed(
+            std::vector<std::string>(texts.begin() + first, texts.begin() + first + n));
+        absl::Status s = check(n, vectors);
+        if (!s.ok()) {
+          if (!ItemsAtFault(s)) return s;
+          RETURN_IF_ERROR(isolate({first, n, std::move(s)}));
+          continue;
         }
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < n; ++i) {  // Out of order: ClickHouse sorts this insert.
           const Pick& p = unembedded[first + i];
           const std::vector<float>& v = (*vectors)[i];
           encode(*p.row, absl::string_view(reinterpret_cast<const char*>(v.data()),
                                            v.size() * sizeof(float)));
           ++(p.own ? embedded : carried_over);
         }
-        return absl::OkStatus();
-      };
-      struct Rejected {
-        size_t first, n;
-        absl::Status error;
-      };
-      std::vector<Rejected> rejected;
-      RETURN_IF_ERROR(EmbedInBatches(
-          *env->embedder, texts, embed_batch, parallel,
-          [&](size_t first, absl::StatusOr<std::vector<std::vector<float>>> vectors) {
-            const size_t n = std::min(texts.size() - first, static_cast<size_t>(embed_batch));
-            absl::Status s = accept(first, n, std::move(vectors));
-            if (s.ok() || !ItemsAtFault(s)) return s;
-            rejected.push_back({first, n, std::move(s)});
-            return absl::OkStatus();
-          }));
-      std::function<absl::Status(const Rejected&)> isolate = [&](const Rejected& r) {
-        if (r.n == 1) {
-          failures.emplace_back(unembedded[r.first], std::string(r.error.message()));
-          return absl::OkStatus();
-        }
-        for (const auto& [first, n] :
-             {std::pair(r.first, r.n / 2), std::pair(r.first + r.n / 2, r.n - r.n / 2)}) {
-          absl::Status s = accept(first, n,
-                                  env->embedder->Embed(std::vector<std::string>(
-                                      texts.begin() + first, texts.begin() + first + n)));
-          if (s.ok()) continue;
-          if (!ItemsAtFault(s)) return s;
-          RETURN_IF_ERROR(isolate({first, n, std::move(s)}));
-        }
-        return absl::OkStatus();
-      };
-      for (const Rejected& r : rejected) RETURN_IF_ERROR(isolate(r));
-    }
+      }
+      return absl::OkStatus();
+    };
+    for (const Rejected& r : rejected) RETURN_IF_ERROR(isolate(r));
     if (!encoded.empty()) {
       RETURN_IF_ERROR(env->clickhouse->InsertRowBinary(
           absl::StrCat(env->table,
