@@ -213,16 +213,14 @@ class Bench {
     Execute("ANALYZE", "analyze");
   }
 
-  // Lets both servers settle before a short measure: PostgreSQL vacuums and analyzes what the
-  // syncs churned now rather than in autovacuum during the measure, and ClickHouse finishes
-  // merging the parts they inserted (waiting up to a minute). A short measure taken while either
-  // uses the cores times the machine, not the rerun (a no-op rerun took 70-270 ms then, ~40
-  // otherwise).
+  // Lets both servers settle before a measure: PostgreSQL vacuums and analyzes what seeding and
+  // earlier syncs churned now rather than in autovacuum during the measure, and ClickHouse
+  // finishes merging the parts they inserted (waiting up to a minute). A measure taken while
+  // either uses the cores times the machine, not what it measures: a no-op rerun took 70-270 ms
+  // then, ~40 otherwise, and ClickHouse's reference insert ran beside the merges of the parts the
+  // sync before it had inserted.
   void Settle() {
-    Execute(
-        "VACUUM ANALYZE vecsync.pending_batches, vecsync.entity_state, vecsync.steps, "
-        "vecsync.history, vecsync.executions",
-        "vacuum");
+    Execute("VACUUM ANALYZE", "vacuum");
     const absl::Time deadline = absl::Now() + absl::Minutes(1);
     while (absl::Now() < deadline) {
       auto merges = clickhouse_->Query(
@@ -313,12 +311,14 @@ int main(int argc, char** argv) {
   int64_t copied = 0;
   for (int round = 0; round < 2; ++round) {
     if (round > 0) bench.ForgetSyncs();
+    bench.Settle();
     Json result;
     const absl::Duration took =
         bench.Sync(&summarizer, embedder->get(), {{"domain", "action"}}, &result);
     rate = std::max(rate, result["inserted"].get<double>() / absl::ToDoubleSeconds(took));
     // Before the reference insert's buffer.
     if (round == 0) sync_peak_rss_mb = vecsync::PeakRssMb();
+    bench.Settle();
     clickhouse_rate = std::max(clickhouse_rate, bench.ClickHouseIngestRate(&copied));
   }
   std::printf("2. instant providers, 1536 dimensions, %lld live of %lld entities (best of 2):\n",
