@@ -403,62 +403,63 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   ASSIGN_OR_RETURN(Keys keys, ParseKeys(input["keys"]));
   const int version = input["embedding_version"];
   const std::string domain = config->domain();
+  const std::string id = config->id_sql();
   ASSIGN_OR_RETURN(PgPool::Lease conn, env->pool->Acquire());
   std::map<Key, Work> work;
   for (size_t i = 0; i < keys.ids.size(); ++i) {
     work[{keys.teams[i], keys.ids[i]}].key = {keys.teams[i], keys.ids[i]};
   }
-  // Each key's source row (if it is there, and its organization approved) and sync state, in one
-  // statement: a primary-key probe of each table per key. Source ids are compared by their own
-  // type, so that the index serves them.
-  ASSIGN_OR_RETURN(
-      PgResult rows,
-      conn->Query(absl::StrCat(
-                      "SELECT k.team_id, k.id, s.team_id IS NOT NULL, ", Us("s.updated_at"), ", ",
-                      config->deleted_sql(), ", ", config->fields_sql(),
-                      ", st.entity_id IS NOT NULL, st.content_hash, st.summary, st.summary_hash, "
-                      "st.vector_hash, st.embedding_version, st.deleted, st.synced_at IS NOT NULL, "
-                      "st.failures, st.properties, ",
-                      Us("st.source_updated_at"),
-                      ", COALESCE(st.row_version, -1) "
-                      "FROM unnest($2::bigint[], $3::text[]) AS k(team_id, id) "
-                      "LEFT JOIN (",
-                      config->table(),
-                      " s JOIN posthog_team t ON t.id = s.team_id "
-                      "  JOIN posthog_organization o ON o.id = t.organization_id "
-                      "    AND o.is_ai_data_processing_approved) "
-                      "  ON s.id = k.id::",
-                      config->id_type(),
-                      " AND s.team_id = k.team_id "
-                      "LEFT JOIN vecsync.entity_state st ON st.domain = $1 "
-                      "  AND st.team_id = k.team_id AND st.entity_id = k.id"),
-                  domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  ASSIGN_OR_RETURN(PgResult rows,
+                   conn->Query(
+                       // Joined from the keys, by the id's own type: one primary-key probe per key.
+                       absl::StrCat("SELECT s.team_id, ", id, ", ", Us("s.updated_at"), ", ",
+                                    config->deleted_sql(), ", ", config->fields_sql(),
+                                    " FROM unnest($1::bigint[], $2::", config->id_type(),
+                                    "[]) AS k(team_id, id) "
+                                    "JOIN ",
+                                    config->table(),
+                                    " s ON s.id = k.id AND s.team_id = k.team_id "
+                                    "JOIN posthog_team t ON t.id = s.team_id "
+                                    "JOIN posthog_organization o ON o.id = t.organization_id "
+                                    "WHERE o.is_ai_data_processing_approved"),
+                       PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
   for (int i = 0; i < rows.rows(); ++i) {
-    auto it = work.find({rows.GetInt64(i, 0), rows.GetString(i, 1)});
+    EntityRecord e;
+    e.team_id = rows.GetInt64(i, 0);
+    e.id = rows.GetString(i, 1);
+    e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 2));
+    e.deleted = rows.GetBool(i, 3);
+    e.fields = rows.GetJson(i, 4);
+    auto it = work.find({e.team_id, e.id});
+    if (it != work.end()) it->second.entity = std::move(e);
+  }
+  ASSIGN_OR_RETURN(
+      PgResult states,
+      conn->Query(
+          absl::StrCat(
+              "SELECT team_id, entity_id, content_hash, summary, summary_hash, vector_hash, "
+              "embedding_version, deleted, synced_at IS NOT NULL, failures, properties, ",
+              Us("source_updated_at"),
+              ", COALESCE(row_version, -1) "
+              "FROM vecsync.entity_state WHERE domain = $1 AND (team_id, entity_id) IN "
+              "(SELECT * FROM unnest($2::bigint[], $3::text[]))"),
+          domain, PgArrayLiteral(keys.teams), PgArrayLiteral(keys.ids)));
+  for (int i = 0; i < states.rows(); ++i) {
+    auto it = work.find({states.GetInt64(i, 0), states.GetString(i, 1)});
     if (it == work.end()) continue;
-    Work& w = it->second;
-    if (rows.GetBool(i, 2)) {
-      EntityRecord& e = w.entity.emplace();
-      e.team_id = w.key.first;
-      e.id = w.key.second;
-      e.updated_at = absl::FromUnixMicros(rows.GetInt64(i, 3));
-      e.deleted = rows.GetBool(i, 4);
-      e.fields = rows.GetJson(i, 5);
-    }
-    if (!rows.GetBool(i, 6)) continue;
-    State& s = w.state;
-    s.content_hash = rows.GetString(i, 7);
-    s.summary = rows.GetString(i, 8);
-    s.summary_hash = rows.GetString(i, 9);
-    s.vector_hash = rows.GetString(i, 10);
-    s.embedding_version = static_cast<int>(rows.GetInt64(i, 11, -1));
-    s.deleted = rows.GetBool(i, 12);
-    s.synced = rows.GetBool(i, 13);
-    s.failures = static_cast<int>(rows.GetInt64(i, 14));
-    s.properties = rows.GetJson(i, 15);
-    s.source_updated_at = absl::FromUnixMicros(rows.GetInt64(i, 16));
-    s.row_version = rows.GetInt64(i, 17);
-    w.has_state = true;
+    State& s = it->second.state;
+    s.content_hash = states.GetString(i, 2);
+    s.summary = states.GetString(i, 3);
+    s.summary_hash = states.GetString(i, 4);
+    s.vector_hash = states.GetString(i, 5);
+    s.embedding_version = static_cast<int>(states.GetInt64(i, 6, -1));
+    s.deleted = states.GetBool(i, 7);
+    s.synced = states.GetBool(i, 8);
+    s.failures = static_cast<int>(states.GetInt64(i, 9));
+    s.properties = states.GetJson(i, 10);
+    s.source_updated_at = absl::FromUnixMicros(states.GetInt64(i, 11));
+    s.row_version = states.GetInt64(i, 12);
+    it->second.has_state = true;
   }
 
   Json counts = {{"selected", work.size()}, {"summarized", 0}, {"refreshed", 0},
