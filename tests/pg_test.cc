@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,38 @@ TEST_F(PgTest, EmptyByteaArrayIsAnEmptyArray) {
   auto r = conn_->Query("SELECT cardinality($1::bytea[])", PgByteaArray({}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->GetInt64(0, 0), 0);
+}
+
+TEST_F(PgTest, BinaryArraysCarryTextNullsAndBigintsUnchanged) {
+  PgBinaryArray texts = PgBinaryArray::Text();
+  PgBinaryArray numbers = PgBinaryArray::Int64();
+  const std::vector<std::optional<std::string>> text_elements = {
+      "plain", std::nullopt, "NULL", "quo\"te\\back {,}", "", "héllo ✓"};
+  const std::vector<int64_t> number_elements = {0, -1, 1, INT64_MIN, INT64_MAX, 1LL << 40};
+  for (size_t i = 0; i < text_elements.size(); ++i) {
+    if (text_elements[i]) {
+      texts.Add(*text_elements[i]);
+    } else {
+      texts.AddNull();
+    }
+    numbers.Add(number_elements[i]);
+  }
+  auto r = conn_->Query(
+      "SELECT t IS NULL, coalesce(t, ''), n::text FROM unnest($1::text[], $2::bigint[]) "
+      "WITH ORDINALITY AS u(t, n, i) ORDER BY i",
+      std::move(texts).Build(), std::move(numbers).Build());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->rows(), static_cast<int>(text_elements.size()));
+  for (int i = 0; i < r->rows(); ++i) {
+    EXPECT_EQ(r->GetBool(i, 0), !text_elements[i].has_value()) << i;
+    EXPECT_EQ(r->GetString(i, 1), text_elements[i].value_or("")) << i;
+    EXPECT_EQ(r->GetString(i, 2), std::to_string(number_elements[i])) << i;
+  }
+  auto empty = conn_->Query("SELECT cardinality($1::text[]), cardinality($2::bigint[])",
+                            PgBinaryArray::Text().Build(), PgBinaryArray::Int64().Build());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->GetInt64(0, 0), 0);
+  EXPECT_EQ(empty->GetInt64(0, 1), 0);
 }
 
 TEST_F(PgTest, ArrayLiteralsQuoteElementsAndCarryNulls) {

@@ -753,25 +753,32 @@ absl::Status DropSupersededCarriedOver(PgConnection& conn, const std::string& do
 // holds leaves it as it is.
 absl::Status RecordSynced(PgConnection& conn, const std::string& domain,
                           const std::vector<const QueuedRow*>& rows) {
-  std::vector<int64_t> teams, embedding_versions, deleted, updated_us, row_versions;
-  std::vector<std::string> ids, vector_hashes, properties;
-  std::vector<std::optional<std::string>> content_hashes, summaries, summary_hashes;
+  // Binary arrays: 10,000 summaries as text literals were quoted here and parsed by array_in.
+  PgBinaryArray teams = PgBinaryArray::Int64(), ids = PgBinaryArray::Text(),
+                vector_hashes = PgBinaryArray::Text(), embedding_versions = PgBinaryArray::Int64(),
+                deleted = PgBinaryArray::Int64(), updated_us = PgBinaryArray::Int64(),
+                properties = PgBinaryArray::Text(), content_hashes = PgBinaryArray::Text(),
+                summaries = PgBinaryArray::Text(), summary_hashes = PgBinaryArray::Text(),
+                row_versions = PgBinaryArray::Int64();
   for (const QueuedRow* row : rows) {
-    teams.push_back(row->team_id);
-    ids.emplace_back(row->id);
-    vector_hashes.emplace_back(row->vector_hash);
-    embedding_versions.push_back(row->embedding_version);
-    deleted.push_back(row->deleted ? 1 : 0);
-    updated_us.push_back(row->source_updated_us);
-    properties.emplace_back(row->properties);
-    row_versions.push_back(row->row_version);
+    teams.Add(row->team_id);
+    ids.Add(row->id);
+    vector_hashes.Add(row->vector_hash);
+    embedding_versions.Add(row->embedding_version);
+    deleted.Add(int64_t{row->deleted ? 1 : 0});
+    updated_us.Add(row->source_updated_us);
+    properties.Add(row->properties);
+    row_versions.Add(row->row_version);
     // Summaries the row carries (a local summarizer's); others are recorded already.
-    const bool summary = row->content_hash.has_value();
-    content_hashes.push_back(summary ? std::optional<std::string>(*row->content_hash)
-                                     : std::nullopt);
-    summaries.push_back(summary ? std::optional<std::string>(row->text) : std::nullopt);
-    summary_hashes.push_back(summary ? std::optional<std::string>(*row->summary_hash)
-                                     : std::nullopt);
+    if (row->content_hash.has_value()) {
+      content_hashes.Add(*row->content_hash);
+      summaries.Add(row->text);
+      summary_hashes.Add(*row->summary_hash);
+    } else {
+      content_hashes.AddNull();
+      summaries.AddNull();
+      summary_hashes.AddNull();
+    }
   }
   return conn
       .Query(absl::StrCat(
@@ -798,11 +805,12 @@ absl::Status RecordSynced(PgConnection& conn, const std::string& domain,
                  "  row_version = EXCLUDED.row_version, failures = 0, last_error = NULL, "
                  "  quarantined = false, updated_at = now() "
                  "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version"),
-             domain, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(vector_hashes),
-             PgArrayLiteral(embedding_versions), PgArrayLiteral(deleted),
-             PgArrayLiteral(updated_us), PgArrayLiteral(properties), PgArrayLiteral(content_hashes),
-             PgArrayLiteral(summaries), PgArrayLiteral(summary_hashes),
-             PgArrayLiteral(row_versions))
+             domain, std::move(teams).Build(), std::move(ids).Build(),
+             std::move(vector_hashes).Build(), std::move(embedding_versions).Build(),
+             std::move(deleted).Build(), std::move(updated_us).Build(),
+             std::move(properties).Build(), std::move(content_hashes).Build(),
+             std::move(summaries).Build(), std::move(summary_hashes).Build(),
+             std::move(row_versions).Build())
       .status();
 }
 

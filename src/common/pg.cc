@@ -155,23 +155,42 @@ std::string PgArrayLiteral(const std::vector<int64_t>& elements) {
 }
 
 PgParam PgByteaArray(const std::vector<std::string>& elements) {
-  constexpr uint32_t kByteaOid = 17;
-  size_t size = 20;
-  for (const std::string& e : elements) size += 4 + e.size();
-  std::string out;
-  out.reserve(size);
-  AppendBigEndian32(&out, elements.empty() ? 0 : 1);  // dimensions
-  AppendBigEndian32(&out, 0);                         // no NULL elements
-  AppendBigEndian32(&out, kByteaOid);
-  if (!elements.empty()) {
-    AppendBigEndian32(&out, static_cast<uint32_t>(elements.size()));
-    AppendBigEndian32(&out, 1);  // lower bound
+  PgBinaryArray array = PgBinaryArray::Bytea();
+  for (const std::string& e : elements) array.Add(e);
+  return std::move(array).Build();
+}
+
+void PgBinaryArray::Add(absl::string_view bytes) {
+  AppendBigEndian32(&body_, static_cast<uint32_t>(bytes.size()));
+  body_.append(bytes.data(), bytes.size());
+  ++count_;
+}
+
+void PgBinaryArray::Add(int64_t value) {
+  AppendBigEndian32(&body_, 8);
+  AppendBigEndian32(&body_, static_cast<uint32_t>(static_cast<uint64_t>(value) >> 32));
+  AppendBigEndian32(&body_, static_cast<uint32_t>(static_cast<uint64_t>(value)));
+  ++count_;
+}
+
+void PgBinaryArray::AddNull() {
+  AppendBigEndian32(&body_, 0xFFFFFFFFu);  // Length -1.
+  has_null_ = true;
+  ++count_;
+}
+
+PgParam PgBinaryArray::Build() && {
+  // The header goes in the room kept for it at the front: the elements are not copied again.
+  std::string header;
+  AppendBigEndian32(&header, count_ == 0 ? 0 : 1);  // dimensions
+  AppendBigEndian32(&header, has_null_ ? 1 : 0);
+  AppendBigEndian32(&header, element_oid_);
+  if (count_ > 0) {
+    AppendBigEndian32(&header, count_);
+    AppendBigEndian32(&header, 1);  // lower bound
   }
-  for (const std::string& e : elements) {
-    AppendBigEndian32(&out, static_cast<uint32_t>(e.size()));
-    out += e;
-  }
-  return PgParam::Binary(std::move(out));
+  body_.replace(0, kHeaderRoom, header);
+  return PgParam::Binary(std::move(body_));
 }
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url,
