@@ -491,12 +491,18 @@ TEST_F(SyncTest, ARetriedSyncProcessWhoseAttemptCommittedQueuesNothingTwice) {
   ASSERT_NE(process, nullptr);
 
   // The engine retries an attempt that committed and died before it reported: the retry
-  // returns what the attempt did, and queues nothing.
+  // returns what the attempt did, and queues nothing. One of its entities changed meanwhile,
+  // and the provider is down: the retry asks it for nothing.
+  Exec("UPDATE posthog_action SET name = name || ' (renamed)', updated_at = now() WHERE id = " +
+       input["keys"][0][1].get<std::string>());
+  summarizer_.fail_once_after = summarizer_.paid;
+  const int summarized = summarizer_.items;
   info.attempt = 2;
   DirectActivityContext retry(info);
   absl::StatusOr<Json> retried = (*process)(retry, input);
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(*retried, Json::parse(step->GetString(0, 3)));
+  EXPECT_EQ(summarizer_.items, summarized) << "the retry of work done called the provider";
   EXPECT_EQ(QueryInt(queued_rows), queued) << "the retry queued the batch a second time";
   // An attempt numbered 1 again (a worker handed the activity back while it ran): the same.
   info.attempt = 1;

@@ -27,8 +27,11 @@ using EmbedBatchHandler =
 
 // Splits `texts` into requests of `batch_size` texts and sends up to `parallel` of them at a
 // time. `on_batch` sees every request's outcome, one call at a time (in completion order, not
-// text order). When `on_batch` returns an error, no new request starts, and that error is
-// returned once the requests in flight end. `batch_size` and `parallel` are at least 1.
+// text order). No request starts more than 2 × `parallel` requests after the oldest one not
+// answered yet: a caller that takes the outcomes in text order holds a bounded number of them
+// while a slow request (a rate-limited retry) holds up the ones after it. When `on_batch`
+// returns an error, no new request starts, and that error is returned once the requests in
+// flight end. `batch_size` and `parallel` are at least 1.
 absl::Status EmbedInBatches(clients::Embedder& embedder, absl::Span<const std::string> texts,
                             int batch_size, int parallel, const EmbedBatchHandler& on_batch);
 

@@ -5,8 +5,8 @@
 // ClickHouse finds the block sorted and need not sort it. Some rows carry their vector already;
 // the others wait for theirs, asked for `chunk` texts a request, in row order, several requests
 // at once. A row waiting for its vector holds up the rows after it until its request returns;
-// requests that return before their turn are kept until then (a few at most: as many as are in
-// flight at once).
+// requests that return before their turn are kept until then (EmbedInBatches starts none more
+// than 2 × parallel requests after the oldest unanswered one, which bounds them).
 //
 //   RowsInOrder order(waits, /*chunk=*/96);
 //   order.Arrived(std::nullopt, emit);           // Rows before the first that waits.

@@ -317,7 +317,7 @@ bool ItemsAtFault(const absl::Status& s) {
 
 // What an attempt of the activity `info` describes returned when it committed its work, or
 // nullopt when none did. Attempts are numbered anew when a worker hands an activity back, so
-// every attempt looks.
+// the attempt's number tells nothing: every attempt that may redo committed work looks.
 absl::StatusOr<std::optional<Json>> CommittedResult(PgConnection& conn,
                                                     const engine::ActivityInfo& info) {
   ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT counts FROM vecsync.committed_steps "
@@ -325,6 +325,18 @@ absl::StatusOr<std::optional<Json>> CommittedResult(PgConnection& conn,
                                           info.run_id, info.seq));
   if (r.rows() == 0) return std::nullopt;
   return r.GetJson(0, 0);
+}
+
+// The result another attempt of `info`'s activity recorded, once recording this attempt's result
+// conflicted with it.
+absl::StatusOr<std::optional<Json>> ResultOfTheAttemptThatCommitted(
+    PgConnection& conn, const engine::ActivityInfo& info) {
+  ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(conn, info));
+  if (!committed) {
+    return absl::InternalError(absl::StrCat("the result recorded for step ", info.seq, " of run ",
+                                            info.run_id, " conflicted, and then was not there"));
+  }
+  return committed;
 }
 
 // Records `result` as what the attempt `info` returns, in the transaction that commits its work.
@@ -338,7 +350,7 @@ absl::StatusOr<std::optional<Json>> RecordCommittedResult(PgConnection& conn,
                                           "ON CONFLICT (run_id, seq) DO NOTHING RETURNING 1",
                                           info.run_id, info.seq, result.dump()));
   if (r.rows() == 1) return std::nullopt;
-  return CommittedResult(conn, info);
+  return ResultOfTheAttemptThatCommitted(conn, info);
 }
 
 // Queues `rows` for the flushes, as queued by the attempt `info`: one pending batch, or one per
@@ -371,7 +383,7 @@ absl::StatusOr<std::optional<Json>> QueueBatches(PgConnection& conn, const std::
                  info.run_id, info.seq, result.dump(), domain, PgArrayLiteral(row_counts),
                  PgByteaArray(bodies)));
   if (r.GetInt64(0, 0) == 1) return std::nullopt;
-  return CommittedResult(conn, info);
+  return ResultOfTheAttemptThatCommitted(conn, info);
 }
 
 // Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
@@ -487,6 +499,14 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
     } else {
       to_summarize.push_back(&w);
     }
+  }
+  // An attempt that committed (and then died, or timed out) queued the batch already. A retry
+  // finds its result when it queues, and returns it; but before it asks a provider for anything
+  // (which costs, and may fail the retry of work that was done) it looks. A local summarizer's
+  // work is redone instead: that costs nothing, and spares every batch the lookup.
+  if (!to_summarize.empty() && !env->summarizer->local()) {
+    ASSIGN_OR_RETURN(std::optional<Json> committed, CommittedResult(*conn, ctx.info()));
+    if (committed) return *std::move(committed);
   }
   // Summarize what changed. From a provider, summaries are recorded as each chunk arrives, so a
   // retry after a failure or a timeout never pays for one twice, and a thread heartbeats while

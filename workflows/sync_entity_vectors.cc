@@ -118,7 +118,8 @@ class SyncRun {
       // Checkpoint now and then, to keep the history bounded. A checkpoint needs every activity
       // closed, and waiting out a ClickHouse insert would idle the summarizing: once one is
       // due, no new flush starts, and the checkpoint waits for those in flight to finish on
-      // their own while the pages go on.
+      // their own while the pages go on. (A hold still on after the last page is lifted by
+      // FlushPending().)
       if (++pages_since_checkpoint >= 20) hold_flushes_ = true;
       if (hold_flushes_ && batch_.empty() && flushes_.empty()) {
         RETURN_IF_ERROR(Drain());
@@ -229,8 +230,9 @@ class SyncRun {
   // checkpoint held them at the end: what queued up behind it goes out two inserts at a time,
   // not one after another. Then final flushes take the rest, one insert each, until a flush
   // leaves nothing: a flush that fails and is retried redoes, and counts, its own insert only.
-  // (Runs that began before this held their flushes to the end; those that began before
-  // parallel flushes flush all in one activity.)
+  // (Runs that reached this point under a vecsync from before the change keep their flushes
+  // held to the end when they replay; runs that began before parallel flushes flush all in one
+  // activity.)
   absl::Status FlushPending() {
     if (max_flushes_ > 1) {
       ASSIGN_OR_RETURN(int version, ctx_.GetVersion("flushes-past-the-last-hold", 1));
