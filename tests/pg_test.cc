@@ -29,10 +29,12 @@ TEST_F(PgTest, ByteaArrayCarriesEveryByteUnchanged) {
   for (int b = 0; b < 256; ++b) all_bytes.push_back(static_cast<char>(b));
   const std::vector<std::string> elements = {all_bytes, "", std::string("\0\0\\x\"{},", 8),
                                              std::string(70000, '\xff')};
+  PgBinaryArray array = PgBinaryArray::Bytea();
+  for (const std::string& e : elements) array.Add(e);
   auto r = conn_->Query(
       "SELECT ordinality, length(e), md5(e) FROM unnest($1::bytea[]) WITH ORDINALITY AS e "
       "ORDER BY ordinality",
-      PgByteaArray(elements));
+      std::move(array).Build());
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->rows(), 4);
   for (int i = 0; i < 4; ++i) {
@@ -44,7 +46,7 @@ TEST_F(PgTest, ByteaArrayCarriesEveryByteUnchanged) {
 }
 
 TEST_F(PgTest, EmptyByteaArrayIsAnEmptyArray) {
-  auto r = conn_->Query("SELECT cardinality($1::bytea[])", PgByteaArray({}));
+  auto r = conn_->Query("SELECT cardinality($1::bytea[])", PgBinaryArray::Bytea().Build());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->GetInt64(0, 0), 0);
 }

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "entities/sample_data.h"
 #include "src/api/api_server.h"
 #include "src/api/search_service.h"
@@ -71,7 +73,7 @@ class CountingEmbedder : public clients::Embedder {
     const int now = ++in_flight;
     for (int seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
     }
-    absl::SleepFor(delay);
+    if (!slow_odd_calls || ++calls % 2 == 1) absl::SleepFor(delay);
     --in_flight;
     if (unavailable_once.exchange(false) || ++requests == unavailable_at_request) {
       return absl::UnavailableError("embeddings are down");
@@ -87,7 +89,9 @@ class CountingEmbedder : public clients::Embedder {
   }
   std::atomic<int> items{0};  // Embedded and paid for.
   std::atomic<int> in_flight{0}, max_in_flight{0};
-  absl::Duration delay;                       // Each request takes this long.
+  absl::Duration delay;         // Each request takes this long,
+  bool slow_odd_calls = false;  // or, when set, the 1st, 3rd, 5th… take it.
+  std::atomic<int> calls{0};
   std::atomic<bool> unavailable_once{false};  // The next request finds the provider down.
   std::atomic<bool> refuse_key{false};        // Every request is refused: a bad key.
   std::atomic<int> requests{0};
@@ -376,6 +380,36 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
   // max_parallel_requests in each of the two.
   EXPECT_GT(embedder_.max_in_flight, 2);
   EXPECT_LE(embedder_.max_in_flight, 8);
+}
+
+TEST_F(SyncTest, InsertsReachClickHouseSortedByItsKey) {
+  // Every other embedding request is slow, so requests return out of key order.
+  embedder_.delay = absl::Milliseconds(30);
+  embedder_.slow_odd_calls = true;
+  const std::string sorted_blocks =
+      "SELECT sum(value) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'";
+  auto before = clickhouse_->Query(sorted_blocks);
+  ASSERT_TRUE(before.ok()) << before.status();
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"embed_batch_size", 4},
+                                         {"max_parallel_requests", 4},
+                                         {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  const int64_t inserts =
+      QueryInt("SELECT count(*) FROM vecsync.steps WHERE run_id = '" + run.run_id +
+               "' AND name = 'sync-flush' AND (result->>'inserted')::int > 0");
+  ASSERT_GT(inserts, 1);
+  // ClickHouse counts, server-wide, the insert blocks it found sorted and did not sort: each of
+  // the run's inserts is one. (Tests running beside this one can only add to the count.)
+  auto after = clickhouse_->Query(sorted_blocks);
+  ASSERT_TRUE(after.ok()) << after.status();
+  int64_t sorted_before = 0, sorted_after = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*before), &sorted_before));
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*after), &sorted_after));
+  EXPECT_GE(sorted_after - sorted_before, inserts);
 }
 
 TEST_F(SyncTest, AFlushWaitingOnASlowProviderKeepsHeartbeating) {

@@ -339,20 +339,6 @@ absl::StatusOr<std::optional<Json>> ResultOfTheAttemptThatCommitted(
   return committed;
 }
 
-// Records `result` as what the attempt `info` returns, in the transaction that commits its work.
-// When another attempt of the activity recorded its result first, returns that one: the caller
-// rolls its own work back and returns it.
-absl::StatusOr<std::optional<Json>> RecordCommittedResult(PgConnection& conn,
-                                                          const engine::ActivityInfo& info,
-                                                          const Json& result) {
-  ASSIGN_OR_RETURN(PgResult r, conn.Query("INSERT INTO vecsync.committed_steps (run_id, seq, "
-                                          "  counts) VALUES ($1::uuid, $2, $3::jsonb) "
-                                          "ON CONFLICT (run_id, seq) DO NOTHING RETURNING 1",
-                                          info.run_id, info.seq, result.dump()));
-  if (r.rows() == 1) return std::nullopt;
-  return ResultOfTheAttemptThatCommitted(conn, info);
-}
-
 // Queues `rows` for the flushes, as queued by the attempt `info`: one pending batch, or one per
 // `max_rows` rows, so that a flush can fill an insert of max_rows with whole batches. Records
 // `result` as what the attempt returns in the same statement (atomic without a transaction of
@@ -363,12 +349,11 @@ absl::StatusOr<std::optional<Json>> QueueBatches(PgConnection& conn, const std::
                                                  const Json& result,
                                                  absl::Span<const QueuedRow> rows,
                                                  size_t max_rows) {
-  std::vector<int64_t> row_counts;
-  std::vector<std::string> bodies;
+  PgBinaryArray row_counts = PgBinaryArray::Int64(), bodies = PgBinaryArray::Bytea();
   for (size_t first = 0; first < rows.size(); first += max_rows) {
     const absl::Span<const QueuedRow> batch = rows.subspan(first, max_rows);
-    row_counts.push_back(static_cast<int64_t>(batch.size()));
-    bodies.push_back(EncodeQueuedRows(batch));
+    row_counts.Add(static_cast<int64_t>(batch.size()));
+    bodies.Add(EncodeQueuedRows(batch));
   }
   ASSIGN_OR_RETURN(
       PgResult r,
@@ -377,13 +362,21 @@ absl::StatusOr<std::optional<Json>> QueueBatches(PgConnection& conn, const std::
                  "  RETURNING 1), "
                  "queued AS (INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, "
                  "  body) SELECT $4, $1::uuid, b.row_count, b.body "
-                 "  FROM unnest($5::integer[], $6::bytea[]) AS b(row_count, body) "
+                 "  FROM unnest($5::bigint[], $6::bytea[]) AS b(row_count, body) "
                  "  WHERE EXISTS (SELECT 1 FROM recorded)) "
                  "SELECT count(*) FROM recorded",
-                 info.run_id, info.seq, result.dump(), domain, PgArrayLiteral(row_counts),
-                 PgByteaArray(bodies)));
+                 info.run_id, info.seq, result.dump(), domain, std::move(row_counts).Build(),
+                 std::move(bodies).Build()));
   if (r.GetInt64(0, 0) == 1) return std::nullopt;
   return ResultOfTheAttemptThatCommitted(conn, info);
+}
+
+// Records `result` as what the attempt `info` returns, in the transaction that commits its work:
+// QueueBatches() with nothing to queue.
+absl::StatusOr<std::optional<Json>> RecordCommittedResult(PgConnection& conn,
+                                                          const engine::ActivityInfo& info,
+                                                          const Json& result) {
+  return QueueBatches(conn, /*domain=*/"", info, result, /*rows=*/{}, /*max_rows=*/1);
 }
 
 // Heartbeats an activity every `interval` from a thread of its own for as long as it lives: an
@@ -939,16 +932,16 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
     }
     const size_t chunk = static_cast<size_t>(std::max(embed_batch, 1));
     RowsInOrder order(std::move(waits), chunk);
+    auto encode_embedded = [&](const Pick& p, const std::vector<float>& vector) {
+      encode(*p.row, absl::string_view(reinterpret_cast<const char*>(vector.data()),
+                                       vector.size() * sizeof(float)));
+      ++(p.own ? embedded : carried_over);
+    };
     auto encode_in_order = [&](size_t i, const std::vector<float>* vector) {
       const Pick& p = picks[i];
-      if (vector == nullptr) {
-        encode(*p.row, *p.row->vector);
-        if (!p.own) ++carried_over;  // The run's own refreshed rows and tombstones are counted.
-        return;
-      }
-      encode(*p.row, absl::string_view(reinterpret_cast<const char*>(vector->data()),
-                                       vector->size() * sizeof(float)));
-      ++(p.own ? embedded : carried_over);
+      if (vector != nullptr) return encode_embedded(p, *vector);
+      encode(*p.row, *p.row->vector);
+      if (!p.own) ++carried_over;  // The run's own refreshed rows and tombstones are counted.
     };
     // The vectors of texts [first, first + n), or why there are none.
     auto check = [](size_t n, absl::StatusOr<std::vector<std::vector<float>>>& vectors) {
@@ -1002,11 +995,7 @@ absl::StatusOr<Json> Flush(SyncEnvironment* env, engine::ActivityContext& ctx, c
           continue;
         }
         for (size_t i = 0; i < n; ++i) {  // Out of order: ClickHouse sorts this insert.
-          const Pick& p = unembedded[first + i];
-          const std::vector<float>& v = (*vectors)[i];
-          encode(*p.row, absl::string_view(reinterpret_cast<const char*>(v.data()),
-                                           v.size() * sizeof(float)));
-          ++(p.own ? embedded : carried_over);
+          encode_embedded(unembedded[first + i], (*vectors)[i]);
         }
       }
       return absl::OkStatus();

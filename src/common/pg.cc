@@ -154,12 +154,6 @@ std::string PgArrayLiteral(const std::vector<int64_t>& elements) {
   return out;
 }
 
-PgParam PgByteaArray(const std::vector<std::string>& elements) {
-  PgBinaryArray array = PgBinaryArray::Bytea();
-  for (const std::string& e : elements) array.Add(e);
-  return std::move(array).Build();
-}
-
 void PgBinaryArray::Add(absl::string_view bytes) {
   AppendBigEndian32(&body_, static_cast<uint32_t>(bytes.size()));
   body_.append(bytes.data(), bytes.size());

@@ -77,7 +77,7 @@ class PgResult {
 };
 
 // A parameter ($1, $2, …): text, SQL NULL, or a value in PostgreSQL's binary format (see
-// PgByteaArray), which spares both sides the text encoding of large values.
+// PgBinaryArray), which spares both sides the text encoding of large values.
 class PgParam {
  public:
   PgParam(std::nullopt_t) {}                              // NOLINT: implicit by design
@@ -120,10 +120,6 @@ inline PgParam ToPgParam(double v) { return std::to_string(v); }
 std::string PgArrayLiteral(const std::vector<std::string>& elements);
 std::string PgArrayLiteral(const std::vector<std::optional<std::string>>& elements);
 std::string PgArrayLiteral(const std::vector<int64_t>& elements);
-
-// A bytea[] parameter in the binary format: the elements travel as raw bytes, with no escaping
-// on either side. The statement must give it the type, e.g. `unnest($1::bytea[])`.
-PgParam PgByteaArray(const std::vector<std::string>& elements);
 
 // A one-dimensional array parameter in the binary format, built element by element: text and
 // bytea elements travel as raw bytes (no quoting here, no parsing by the server's array_in),
