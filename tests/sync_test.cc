@@ -390,16 +390,14 @@ TEST_F(SyncTest, InsertsReachClickHouseSortedByItsKey) {
       "SELECT sum(value) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'";
   auto before = clickhouse_->Query(sorted_blocks);
   ASSERT_TRUE(before.ok()) << before.status();
-  const engine::StartWorkflowResult run =
-      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
-                                         {"embed_batch_size", 4},
-                                         {"max_parallel_requests", 4},
-                                         {"insert_batch_size", 50}});
-  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ExecutionInfo e = RunSync({{"domain", "action"},
+                             {"embed_batch_size", 4},
+                             {"max_parallel_requests", 4},
+                             {"insert_batch_size", 50}});
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
   const int64_t inserts =
-      QueryInt("SELECT count(*) FROM vecsync.steps WHERE run_id = '" + run.run_id +
+      QueryInt("SELECT count(*) FROM vecsync.steps WHERE run_id = '" + e.run_id +
                "' AND name = 'sync-flush' AND (result->>'inserted')::int > 0");
   ASSERT_GT(inserts, 1);
   // ClickHouse counts, server-wide, the insert blocks it found sorted and did not sort: each of
