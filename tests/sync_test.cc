@@ -756,6 +756,32 @@ TEST_F(SyncTest, ALocalSummarizersSummariesAreRecordedWithTheirVectors) {
   EXPECT_EQ(touched["skipped_unchanged"], touched["selected"]);
 }
 
+TEST_F(SyncTest, ALocalSummarizerTakesLargerBatchesUnlessTheInputSizesThem) {
+  auto processes = [&](const ExecutionInfo& run) {
+    return QueryInt("SELECT count(*) FROM vecsync.history WHERE run_id = '" + run.run_id +
+                    "' AND event_type = 'ActivityTaskScheduled' "
+                    "AND attributes->>'activity_type' = 'sync-process'");
+  };
+  auto batches = [](const ExecutionInfo& run, int size) {
+    return (run.result["selected"].get<int64_t>() + size - 1) / size;
+  };
+  summarizer_.is_local = true;
+  const ExecutionInfo local = RunSync({{"domain", "action"}});
+  ASSERT_EQ(local.status, WorkflowStatus::kCompleted) << local.failure.dump();
+  ASSERT_GT(local.result["selected"].get<int>(), 2 * 96);
+  EXPECT_EQ(processes(local), 1);
+  const ExecutionInfo sized = RunSync({{"domain", "cohort"}, {"summarize_batch_size", 16}});
+  ASSERT_GT(sized.result["selected"].get<int>(), 16);
+  EXPECT_EQ(processes(sized), batches(sized, 16));
+  // A provider's batches are PostHog's 96.
+  summarizer_.is_local = false;
+  Exec("UPDATE posthog_action SET updated_at = now()");
+  const ExecutionInfo provider = RunSync({{"domain", "action"}});
+  ASSERT_EQ(provider.status, WorkflowStatus::kCompleted) << provider.failure.dump();
+  EXPECT_EQ(provider.result["selected"], local.result["selected"]);
+  EXPECT_EQ(processes(provider), batches(provider, 96));
+}
+
 TEST_F(SyncTest, AProviderFailureMidBatchNeverPaysTwiceForASummary) {
   summarizer_.fail_once_after = 40;  // In the first batch of 96, after two chunks of 16.
   Json result = Sync({{"domain", "action"}, {"max_parallel_requests", 1}});

@@ -106,7 +106,8 @@ absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, con
                                            input["domain"].get<std::string>(),
                                            input["embedding_version"].get<int>()));
   return Json{{"watermark_us", r.rows() == 1 ? Json(r.GetInt64(0, 0)) : Json()},
-              {"datetime64", version.has_datetime64()}};
+              {"datetime64", version.has_datetime64()},
+              {"summarizer_local", env->summarizer->local()}};
 }
 
 // ---- sync-select ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "entities/registry.h"
+#include "src/common/status_macros.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -14,6 +15,14 @@ absl::Status IntField(const Json& input, const char* key, int lo, int hi, int* o
         absl::StrCat(key, " must be an integer from ", lo, " to ", hi, ", got ", v.dump()));
   }
   *out = v.get<int>();
+  return absl::OkStatus();
+}
+
+absl::Status IntField(const Json& input, const char* key, int lo, int hi, std::optional<int>* out) {
+  if (!input.contains(key)) return absl::OkStatus();
+  int value = 0;
+  RETURN_IF_ERROR(IntField(input, key, lo, hi, &value));
+  *out = value;
   return absl::OkStatus();
 }
 

@@ -2,7 +2,9 @@
 //
 //   {"domain": "action",                  required; a registered domain
 //    "start_dt": "2025-01-15T00:00:00Z",  snapshot time; default: when the run starts
-//    "summarize_batch_size": 96, "embed_batch_size": 96, "max_parallel_requests": 5,
+//    "summarize_batch_size": 96,           entities per sync-process; default 96 (PostHog's)
+//                                          with a provider, 1000 with a local summarizer
+//    "embed_batch_size": 96, "max_parallel_requests": 5,
 //    "insert_batch_size": 10000, "delay_between_batches": 0 (seconds),
 //    "embedding_version": 1, "team_ids": [2, 3], "entity_ids": ["12", "13"]}
 //
@@ -24,7 +26,10 @@ namespace vecsync::workflows {
 struct SyncInput {
   std::string domain;
   std::optional<absl::Time> start_dt;
-  int summarize_batch_size = 96;
+  // Unset: the workflow picks PostHog's 96 for a provider summarizer, and a larger batch for a
+  // local one, whose summaries cost nothing but whose every activity costs claiming, queueing and
+  // recording.
+  std::optional<int> summarize_batch_size;
   int embed_batch_size = 96;
   int max_parallel_requests = 5;
   int insert_batch_size = 10000;
