@@ -848,6 +848,27 @@ TEST_F(SyncTest, AFailingItemIsIsolatedRetriedAndQuarantined) {
   EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
 }
 
+TEST_F(SyncTest, AFailedEntityDeletedBeforeItWasSyncedIsNoLongerRetried) {
+  summarizer_.fail_marker = "#7\n";  // Action 7's rendered name ends in "#7".
+  ASSERT_EQ(Sync({{"domain", "action"}})["failed"], 1);
+  Exec("UPDATE posthog_action SET deleted = true, updated_at = now() WHERE id = 7");
+  Json deleted = Sync({{"domain", "action"}});
+  EXPECT_GE(deleted["selected"].get<int>(), 1);  // By the retry phase, and as changed.
+  EXPECT_EQ(deleted["skipped_unchanged"], deleted["selected"]);
+  EXPECT_EQ(deleted["tombstoned"], 0) << "it never reached ClickHouse";
+  EXPECT_EQ(QueryInt("SELECT failures FROM vecsync.entity_state WHERE domain = 'action' "
+                     "AND entity_id = '7'"),
+            0);
+  // Nothing is left to retry: the next run selects nothing.
+  EXPECT_EQ(Sync({{"domain", "action"}})["selected"], 0);
+  // Back again, it syncs as any changed entity does.
+  summarizer_.fail_marker.clear();
+  Exec("UPDATE posthog_action SET deleted = false, updated_at = now() WHERE id = 7");
+  Json back = Sync({{"domain", "action"}});
+  EXPECT_EQ(back["inserted"], 1);
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+}
+
 TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
   Sync({{"domain", "action"}});
   auto text = clickhouse_->Query("SELECT team_id, id, text FROM " + table_ +

@@ -299,6 +299,22 @@ absl::Status RecordFailure(PgConnection& conn, const std::string& domain, const 
       .status();
 }
 
+// Clears the failures of `key`, an entity that failed and was then deleted (or is gone, or no
+// longer approved) before it was ever synced: nothing is left to retry, and the retry phase would
+// otherwise select it in every run. Moot when entity_state holds a newer row of the entity (it
+// came back, and failed again); otherwise `row_version` becomes the one entity_state holds.
+absl::Status ClearFailures(PgConnection& conn, const std::string& domain, const Key& key,
+                           int64_t row_version) {
+  return conn
+      .Query(
+          "UPDATE vecsync.entity_state SET failures = 0, last_error = NULL, quarantined = false, "
+          "  row_version = $4, updated_at = now() "
+          "WHERE domain = $1 AND team_id = $2 AND entity_id = $3 AND failures > 0 "
+          "  AND COALESCE(row_version, -1) <= $4",
+          domain, key.first, key.second, row_version)
+      .status();
+}
+
 // Whether a provider error may pass (an outage, a rate limit, a timeout): the activity fails
 // and the engine retries it. Any other error is the items' own, recorded against them.
 bool ProviderMayRecover(const absl::Status& s) {
@@ -472,7 +488,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
                  {"skipped_unchanged", 0},  {"failed", 0},     {"tombstoned", 0}};
   const std::string embed_identity =
       absl::StrCat(env->embedder->model(), "/", env->embedder->dimensions());
-  std::vector<Work*> to_summarize, to_embed, to_refresh, tombstones;
+  std::vector<Work*> to_summarize, to_embed, to_refresh, tombstones, gone_failed;
   for (auto& [key, w] : work) {
     if (!w.entity || w.entity->deleted) {
       // Deleted (or gone, or no longer approved): a tombstone if it was ever synced.
@@ -480,6 +496,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
         tombstones.push_back(&w);
       } else {
         counts["skipped_unchanged"] = counts["skipped_unchanged"].get<int>() + 1;
+        if (w.has_state && w.state.failures > 0) gone_failed.push_back(&w);
       }
       continue;
     }
@@ -619,16 +636,22 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
   for (const auto& [key, w] : work) {
     if (!w.error.empty()) counts["failed"] = counts["failed"].get<int>() + 1;
   }
-  // Failures are recorded in the transaction that queues the batch; without any, the one
-  // statement that queues it is atomic on its own.
+  // Failures (and failures that no longer apply) are recorded in the transaction that queues
+  // the batch; without any, the one statement that queues it is atomic on its own.
   const bool any_failed = counts["failed"].get<int>() > 0;
+  const bool in_transaction = any_failed || !gone_failed.empty();
   PgTransaction txn(*conn);
-  if (any_failed) RETURN_IF_ERROR(txn.Begin());
+  if (in_transaction) RETURN_IF_ERROR(txn.Begin());
   for (const auto& [key, w] : work) {
     if (w.error.empty()) continue;
     RETURN_IF_ERROR(
         RecordFailure(*conn, domain, key, w.error,
                       static_cast<int64_t>(NextRowVersion(w, version, w.entity->updated_at))));
+  }
+  for (Work* w : gone_failed) {
+    const absl::Time when = w->entity ? w->entity->updated_at : absl::Now();
+    RETURN_IF_ERROR(ClearFailures(*conn, domain, w->key,
+                                  static_cast<int64_t>(NextRowVersion(*w, version, when))));
   }
   // A retry of an attempt that committed (and then died, or timed out) finds its result here:
   // queueing the batch again would embed and count its entities twice.
@@ -637,7 +660,7 @@ absl::StatusOr<Json> Process(SyncEnvironment* env, engine::ActivityContext& ctx,
       QueueBatches(*conn, domain, ctx.info(), counts, queued,
                    std::max<size_t>(1, input.value("insert_batch_size", queued.size()))));
   if (committed) return *std::move(committed);  // Another attempt queued it: this one rolls back.
-  if (any_failed) RETURN_IF_ERROR(txn.Commit());
+  if (in_transaction) RETURN_IF_ERROR(txn.Commit());
   for (const auto& [stage, n] : counts.items()) {
     SyncEntities().Add({domain, stage}, n.get<double>());
   }
