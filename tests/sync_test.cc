@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "entities/sample_data.h"
@@ -771,6 +772,7 @@ TEST_F(SyncTest, ALocalSummarizerTakesLargerBatchesUnlessTheInputSizesThem) {
   ASSERT_GT(local.result["selected"].get<int>(), 2 * 96);
   EXPECT_EQ(processes(local), 1);
   const ExecutionInfo sized = RunSync({{"domain", "cohort"}, {"summarize_batch_size", 16}});
+  ASSERT_EQ(sized.status, WorkflowStatus::kCompleted) << sized.failure.dump();
   ASSERT_GT(sized.result["selected"].get<int>(), 16);
   EXPECT_EQ(processes(sized), batches(sized, 16));
   // A provider's batches are PostHog's 96.
@@ -867,6 +869,30 @@ TEST_F(SyncTest, AFailedEntityDeletedBeforeItWasSyncedIsNoLongerRetried) {
   Json back = Sync({{"domain", "action"}});
   EXPECT_EQ(back["inserted"], 1);
   EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+}
+
+TEST_F(SyncTest, AFailedEntityHardDeletedBeforeItWasSyncedIsNoLongerSelected) {
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto picked = (*conn)->Query(
+      "SELECT id::text, name FROM posthog_eventdefinition WHERE team_id <= 8 ORDER BY name "
+      "LIMIT 1");
+  ASSERT_TRUE(picked.ok() && picked->rows() == 1);
+  const std::string id(picked->Get(0, 0));
+  summarizer_.fail_marker = absl::StrCat("Event: ", picked->Get(0, 1), "\n");
+  ASSERT_EQ(Sync({{"domain", "event_definition"}})["failed"], 1);
+  Exec("DELETE FROM posthog_eventdefinition WHERE id = '" + id + "'");
+  Json gone = Sync({{"domain", "event_definition"}});
+  EXPECT_GE(gone["selected"].get<int>(), 1);
+  EXPECT_EQ(gone["skipped_unchanged"], gone["selected"]);
+  EXPECT_EQ(gone["tombstoned"], 0) << "it never reached ClickHouse";
+  EXPECT_EQ(QueryInt("SELECT failures FROM vecsync.entity_state WHERE domain = "
+                     "'event_definition' AND entity_id = '" +
+                     id + "'"),
+            0);
+  // Neither the retry phase nor the hard-deleted one selects it again.
+  EXPECT_EQ(Sync({{"domain", "event_definition"}})["selected"], 0);
+  EXPECT_EQ(ClickHouseKeys("event_definition", 0), LiveKeys("posthog_eventdefinition", "false"));
 }
 
 TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {

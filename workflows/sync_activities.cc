@@ -159,12 +159,13 @@ absl::StatusOr<Json> Select(SyncEnvironment* env, engine::ActivityContext&, cons
                     cursor.value("id", std::string()), teams, ids, limit));
   } else if (phase == "retry" || phase == "hard_deleted") {
     // Entities whose last attempt failed, or (for domains whose rows are deleted outright)
-    // synced entities whose source row is gone.
+    // synced entities whose source row is gone: one never synced has no row to tombstone.
     const std::string condition =
         phase == "retry"
             ? std::string("st.failures > 0 AND NOT st.quarantined")
-            : absl::StrCat("NOT st.deleted AND NOT EXISTS (SELECT 1 FROM ", config->table(),
-                           " s WHERE s.id = st.entity_id::", config->id_type(), ")");
+            : absl::StrCat(
+                  "NOT st.deleted AND st.synced_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ",
+                  config->table(), " s WHERE s.id = st.entity_id::", config->id_type(), ")");
     ASSIGN_OR_RETURN(
         r,
         conn->Query(absl::StrCat("SELECT st.team_id, st.entity_id, 0 FROM vecsync.entity_state st "
