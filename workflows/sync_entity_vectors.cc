@@ -223,13 +223,18 @@ class SyncRun {
   // holds them; whatever else waits goes with a later flush or the final ones.
   absl::Status StartFlushes() {
     while (pending_ >= in_.insert_batch_size && flushes_.size() < max_flushes_ && !hold_flushes_) {
-      ASSIGN_OR_RETURN(
-          ActivityHandle flush,
-          ctx_.StartActivity("sync-flush", FlushInput(/*max_batches=*/1, /*final=*/false),
-                             ProviderOptions()));
-      flushes_.push_back(flush);
+      RETURN_IF_ERROR(StartFlush());
       pending_ -= in_.insert_batch_size;
     }
+    return absl::OkStatus();
+  }
+
+  // Starts a flush of up to one insert of the run's own rows, beside the others in flight.
+  absl::Status StartFlush() {
+    const Json input = FlushInput(/*max_batches=*/1, /*final=*/false);
+    ASSIGN_OR_RETURN(ActivityHandle flush,
+                     ctx_.StartActivity("sync-flush", input, ProviderOptions()));
+    flushes_.push_back(flush);
     return absl::OkStatus();
   }
 
@@ -242,17 +247,27 @@ class SyncRun {
   // Inserts every row still waiting, the run's own and then those ended runs left, once every
   // batch has started. Flushes go on as during the run until every batch has ended, even if a
   // checkpoint held them at the end: what queued up behind it goes out two inserts at a time,
-  // not one after another. Then final flushes take the rest, one insert each, until a flush
-  // leaves nothing: a flush that fails and is retried redoes, and counts, its own insert only.
-  // (Runs that reached this point under a vecsync from before the change keep their flushes
-  // held to the end when they replay; runs that began before parallel flushes flush all in one
-  // activity.)
+  // not one after another. Once every batch has ended no more rows come, and what waits short
+  // of a full insert goes out at once, beside the flushes still running, rather than alone
+  // after them. Then final flushes take the rest (what ended runs left), one insert each,
+  // until a flush leaves nothing: a flush that fails and is retried redoes, and counts, its own
+  // insert only. (Runs that reached this point under an older vecsync replay as they ran: before
+  // version 1 they held their flushes to the end, at version 1 the short insert was the final
+  // flush's; runs that began before parallel flushes flush all in one activity.)
   absl::Status FlushPending() {
     if (max_flushes_ > 1) {
-      ASSIGN_OR_RETURN(int version, ctx_.GetVersion("flushes-past-the-last-hold", 1));
+      ASSIGN_OR_RETURN(int version, ctx_.GetVersion("flushes-past-the-last-hold", 2));
       if (version >= 1) {
         hold_flushes_ = false;  // No checkpoint comes now.
         RETURN_IF_ERROR(StartFlushes());
+      }
+      if (version >= 2) {
+        while (!in_flight_.empty()) RETURN_IF_ERROR(CollectOne());
+        if (pending_ > 0) {
+          while (flushes_.size() >= max_flushes_) RETURN_IF_ERROR(CollectOne());
+          RETURN_IF_ERROR(StartFlush());
+          pending_ = 0;
+        }
       }
     }
     RETURN_IF_ERROR(Drain());
