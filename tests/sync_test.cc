@@ -826,6 +826,23 @@ TEST_F(SyncTest, NewEmbeddingVersionReembedsEverythingWithoutSummarizingAgain) {
   EXPECT_EQ(*versions, "2\n");
 }
 
+TEST_F(SyncTest, AnOlderEmbeddingVersionIsRefusedBeforeAnyProviderCall) {
+  Sync({{"domain", "action"}, {"embedding_version", 2}});
+  Exec("UPDATE posthog_action SET name = name || ' (renamed)', updated_at = now() WHERE id = 7");
+  const int summarized = summarizer_.items, embedded = embedder_.items;
+  const ExecutionInfo older = RunSync({{"domain", "action"}, {"embedding_version", 1}});
+  EXPECT_EQ(older.status, WorkflowStatus::kFailed);
+  EXPECT_NE(older.failure.dump().find("embedding_version 1 is older than version 2"),
+            std::string::npos)
+      << older.failure.dump();
+  EXPECT_EQ(summarizer_.items, summarized);
+  EXPECT_EQ(embedder_.items, embedded);
+  // Other domains, and the same version or a newer one, still sync.
+  EXPECT_EQ(RunSync({{"domain", "cohort"}, {"embedding_version", 1}}).status,
+            WorkflowStatus::kCompleted);
+  EXPECT_EQ(Sync({{"domain", "action"}, {"embedding_version", 2}})["summarized"], 1);
+}
+
 TEST_F(SyncTest, HardDeletedEventDefinitionsBecomeTombstones) {
   Sync({{"domain", "event_definition"}});
   Exec(
