@@ -333,16 +333,14 @@ TEST_F(SyncTest, TheLastShortInsertGoesOutBesideTheFlushesStillRunningNotAfterTh
   const auto live = LiveKeys("posthog_action", "s.deleted");
   const int insert = live.size() % 50 != 0 ? 50 : 49;  // The run must end with a short insert.
   embedder_.delay = absl::Milliseconds(100);
-  const engine::StartWorkflowResult run =
-      Start(kSyncEntityVectorsWorkflow,
-            {{"domain", "action"}, {"summarize_batch_size", 10}, {"insert_batch_size", insert}});
-  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  const ExecutionInfo e =
+      RunSync({{"domain", "action"}, {"summarize_batch_size", 10}, {"insert_batch_size", insert}});
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   EXPECT_EQ(e.result["inserted"], live.size());
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
   // The final flush, which takes what ended runs left, found none of the run's own rows.
   EXPECT_EQ(QueryInt("SELECT (result->>'inserted')::bigint FROM vecsync.steps WHERE run_id = '" +
-                     run.run_id + "' AND name = 'sync-flush' ORDER BY seq DESC LIMIT 1"),
+                     e.run_id + "' AND name = 'sync-flush' ORDER BY seq DESC LIMIT 1"),
             0);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
 }
