@@ -101,26 +101,25 @@ absl::StatusOr<Json> Prepare(SyncEnvironment* env, engine::ActivityContext&, con
                       .status());
   const std::string domain = input["domain"];
   const int embedding_version = input["embedding_version"];
-  // ClickHouse keeps the row of the newest embedding version: a run at an older one would pay
-  // for embeddings that lose to stale rows of the newer one.
-  ASSIGN_OR_RETURN(PgResult newest,
-                   conn->Query("SELECT max(embedding_version) FROM vecsync.sync_watermarks "
-                               "WHERE domain = $1",
-                               domain));
-  if (!newest.IsNull(0, 0) && newest.GetInt64(0, 0) > embedding_version) {
+  // The run's watermark, and the newest version a sync of the domain completed. ClickHouse keeps
+  // the row of the newest embedding version: a run at an older one would pay for embeddings
+  // that lose to stale rows of the newer one.
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn->Query(absl::StrCat("SELECT ",
+                                            Us("max(watermark) FILTER (WHERE "
+                                               "embedding_version = $2)"),
+                                            ", max(embedding_version) "
+                                            "FROM vecsync.sync_watermarks WHERE domain = $1"),
+                               domain, embedding_version));
+  if (!r.IsNull(0, 1) && r.GetInt64(0, 1) > embedding_version) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "embedding_version ", embedding_version, " is older than version ", newest.GetInt64(0, 0),
+        "embedding_version ", embedding_version, " is older than version ", r.GetInt64(0, 1),
         ", which a sync of domain '", domain,
         "' has completed: ClickHouse keeps the newer version's rows, so this run's would be "
         "discarded. Sync at embedding_version ",
-        newest.GetInt64(0, 0), " or higher (a higher one re-embeds everything)"));
+        r.GetInt64(0, 1), " or higher (a higher one re-embeds everything)"));
   }
-  ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", Us("watermark"),
-                                                        " FROM vecsync.sync_watermarks "
-                                                        "WHERE domain = $1 AND "
-                                                        "embedding_version = $2"),
-                                           domain, embedding_version));
-  return Json{{"watermark_us", r.rows() == 1 ? Json(r.GetInt64(0, 0)) : Json()},
+  return Json{{"watermark_us", r.IsNull(0, 0) ? Json() : Json(r.GetInt64(0, 0))},
               {"datetime64", version.has_datetime64()},
               {"summarizer_local", env->summarizer->local()}};
 }
