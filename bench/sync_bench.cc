@@ -39,7 +39,7 @@
 #include "src/engine/worker.h"
 #include "tests/fake_provider.h"
 #include "tests/test_env.h"
-#include "workflows/sync_entity_vectors.h"
+#include "workflows/sync/sync_entity_vectors.h"
 
 namespace vecsync {
 namespace {
@@ -65,9 +65,10 @@ class Bench {
     Check(client.status(), "clickhouse");
     clickhouse_ = std::move(*client);
     table_ = "pg_embeddings_bench_" + std::to_string(getpid());
+    vectors_ = std::make_unique<workflows::VectorTable>(clickhouse_.get(), table_);
     env_.pool = &pool_;
-    env_.clickhouse = clickhouse_.get();
-    env_.table = table_;
+    env_.domains = &domains_;
+    env_.vectors = vectors_.get();
     Check(workflows::RegisterSyncEntityVectors(&registry_, &env_), "register");
   }
   ~Bench() {
@@ -248,6 +249,8 @@ class Bench {
   PgPool pool_;
   std::unique_ptr<clients::ClickHouseClient> clickhouse_;
   std::string table_;
+  const entities::EntityConfigRegistry domains_ = entities::EntityConfigRegistry::BuiltIn();
+  std::unique_ptr<workflows::VectorTable> vectors_;
   workflows::SyncEnvironment env_;
   engine::Registry registry_;
   std::unique_ptr<engine::Worker> worker_;  // After registry_ and env_, which it uses.

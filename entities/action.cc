@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "entities/posthog_scope.h"
 #include "entities/property_filter.h"
 
 namespace vecsync::entities {
@@ -21,9 +22,15 @@ class ActionConfig : public EntityConfig {
  public:
   std::string domain() const override { return "action"; }
   std::string table() const override { return "posthog_action"; }
+  SourceScope scope() const override { return PostHogApprovedOrganizations(); }
   std::string fields_sql() const override {
     return "json_build_object('name', s.name, 'description', s.description, "
            "'steps', s.steps_json)";
+  }
+
+  std::string summary_prompt() const override {
+    return "Summarize this PostHog action for semantic search in at most three sentences: what "
+           "user behaviour it captures, and which events, elements or pages make it match.";
   }
 
   std::string Render(const EntityRecord& e) const override {

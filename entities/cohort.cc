@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "entities/posthog_scope.h"
 #include "entities/property_filter.h"
 
 namespace vecsync::entities {
@@ -31,9 +32,15 @@ class CohortConfig : public EntityConfig {
  public:
   std::string domain() const override { return "cohort"; }
   std::string table() const override { return "posthog_cohort"; }
+  SourceScope scope() const override { return PostHogApprovedOrganizations(); }
   std::string fields_sql() const override {
     return "json_build_object('name', s.name, 'description', s.description, "
            "'filters', s.filters, 'is_static', s.is_static, 'count', s.count)";
+  }
+
+  std::string summary_prompt() const override {
+    return "Summarize this PostHog cohort for semantic search in at most three sentences: which "
+           "persons belong to it, by their properties and by what they did.";
   }
 
   std::string Render(const EntityRecord& e) const override {

@@ -1,6 +1,7 @@
 #include "entities/event_definition.h"
 
 #include "absl/strings/str_cat.h"
+#include "entities/posthog_scope.h"
 
 namespace vecsync::entities {
 namespace {
@@ -12,8 +13,14 @@ class EventDefinitionConfig : public EntityConfig {
   std::string id_type() const override { return "uuid"; }
   std::string deleted_sql() const override { return "false"; }
   bool hard_deletes() const override { return true; }
+  SourceScope scope() const override { return PostHogApprovedOrganizations(); }
   std::string fields_sql() const override {
     return "json_build_object('name', s.name, 'description', s.description)";
+  }
+
+  std::string summary_prompt() const override {
+    return "Summarize this PostHog event definition for semantic search in at most three "
+           "sentences: what the event records and when it is sent.";
   }
 
   std::string Render(const EntityRecord& e) const override {

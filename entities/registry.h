@@ -1,11 +1,14 @@
 // The domains vecsync knows, by name.
 //
-// Example:
-//   ASSIGN_OR_RETURN(const EntityConfig* config, EntityConfigRegistry::Default().Find("action"));
+// Example (where the server is composed):
+//   const EntityConfigRegistry domains = EntityConfigRegistry::BuiltIn();
+//   ASSIGN_OR_RETURN(const EntityConfig* config, domains.Find("action"));
 //
-// Default() holds the built-in domains (registered in registry.cc). Register() adds one; a name
-// registered twice is ALREADY_EXISTS. Tests may build their own registry. Thread-safe for
-// lookups once registration is done.
+// BuiltIn() holds the built-in domains, registered explicitly, one line each, in registry.cc
+// (so static linking can never drop one). There is no global registry: whoever composes the
+// program makes one and passes it to what needs it; tests may build their own. Register() adds
+// a domain; a name registered twice is ALREADY_EXISTS. Thread-safe for lookups once
+// registration is done.
 #ifndef VECSYNC_ENTITIES_REGISTRY_H_
 #define VECSYNC_ENTITIES_REGISTRY_H_
 
@@ -22,7 +25,11 @@ namespace vecsync::entities {
 class EntityConfigRegistry {
  public:
   // The built-in domains: action, cohort, event_definition.
-  static const EntityConfigRegistry& Default();
+  static EntityConfigRegistry BuiltIn();
+
+  EntityConfigRegistry() = default;
+  EntityConfigRegistry(EntityConfigRegistry&&) = default;
+  EntityConfigRegistry& operator=(EntityConfigRegistry&&) = default;
 
   absl::Status Register(std::unique_ptr<EntityConfig> config);
   // INVALID_ARGUMENT listing the known domains when `domain` is not one of them.

@@ -39,7 +39,7 @@ TEST(HashingEmbedderTest, UnitVectorsDeterministicAndSimilarForSimilarText) {
 
 TEST(TemplateSummarizerTest, JoinsLinesIntoSentencesAndFlagsEmptyInput) {
   TemplateSummarizer s;
-  auto out = s.Summarize({"Name: A\nDescription: does things\n", "  \n"});
+  auto out = s.Summarize("any prompt", {"Name: A\nDescription: does things\n", "  \n"});
   ASSERT_TRUE(out.ok());
   ASSERT_TRUE((*out)[0].ok());
   EXPECT_EQ(*(*out)[0], "Name: A. Description: does things.");

@@ -34,7 +34,7 @@ for path in glob.glob(f"{ROOT}/deploy/kubernetes/*.yaml") + [f"{ROOT}/deploy/doc
 
 # Metrics: the names the dashboard uses must be defined in the sources.
 sources = ""
-for path in glob.glob(f"{ROOT}/src/**/*.cc", recursive=True) + glob.glob(f"{ROOT}/workflows/*.cc"):
+for path in glob.glob(f"{ROOT}/src/**/*.cc", recursive=True) + glob.glob(f"{ROOT}/workflows/**/*.cc", recursive=True):
     sources += open(path).read()
 defined = set(re.findall(r'"(vecsync_[a-z_]+)"', sources))
 dashboard = json.load(open(f"{ROOT}/deploy/grafana/vecsync-dashboard.json"))

@@ -1,4 +1,4 @@
-#include "workflows/embed_batches.h"
+#include "workflows/sync/embed_batches.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@ namespace vecsync::entities {
 namespace {
 
 TEST(EntityConfigRegistryTest, KnowsTheBuiltInDomainsAndNamesThemForAnUnknownOne) {
-  const auto& registry = EntityConfigRegistry::Default();
+  const EntityConfigRegistry registry = EntityConfigRegistry::BuiltIn();
   EXPECT_EQ(registry.Domains(), (std::vector<std::string>{"action", "cohort", "event_definition"}));
   auto missing = registry.Find("notebook");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE = {"faults": [], "chat_faults": [], "retry_after_ms": 200, "latency_ms": 0,
          "dimensions": 8}
-STATS = {"embeddings": 0, "chat": 0, "inputs": 0, "max_batch": 0}
+STATS = {"embeddings": 0, "chat": 0, "inputs": 0, "max_batch": 0, "system_prompt": ""}
 LOCK = threading.Lock()
 
 
@@ -71,7 +71,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE.update(body)
                 for k in STATS:
-                    STATS[k] = 0
+                    STATS[k] = "" if k == "system_prompt" else 0
             self.reply(200, {"ok": True})
             return
         with LOCK:
@@ -122,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/v1/chat/completions":
             with LOCK:
                 STATS["chat"] += 1
+                STATS["system_prompt"] = body["messages"][0]["content"]
             text = body["messages"][-1]["content"]
             self.reply(200, {"choices": [{"index": 0, "message": {
                 "role": "assistant", "content": "Summary: " + text[:80]}}]})

@@ -104,7 +104,7 @@ TEST_F(OpenAiClientTest, SummarizesEachInputAndFailsOnlyTheBadOne) {
   auto summarizer = OpenAiSummarizer::Create(Options());
   ASSERT_TRUE(summarizer.ok());
   fake_.Control({{"chat_faults", {"none", "malformed"}}});
-  auto out = (*summarizer)->Summarize({"Name: A", "Name: B", "Name: C"});
+  auto out = (*summarizer)->Summarize("Summarize this cohort.", {"Name: A", "Name: B", "Name: C"});
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->size(), 3u);
   // Requests run concurrently, so which input met the malformed answer varies; exactly one did.
@@ -119,6 +119,17 @@ TEST_F(OpenAiClientTest, SummarizesEachInputAndFailsOnlyTheBadOne) {
     }
   }
   EXPECT_EQ(failed, 1);
+  EXPECT_EQ(fake_.Stats()["system_prompt"], "Summarize this cohort.")
+      << "the domain's prompt is the system message";
+}
+
+TEST_F(OpenAiClientTest, TheVersionNamesTheModelAndChangesWithThePrompt) {
+  auto summarizer = OpenAiSummarizer::Create(Options());
+  ASSERT_TRUE(summarizer.ok());
+  const std::string action = (*summarizer)->version("Summarize this action.");
+  EXPECT_NE(action.find(Options().chat_model), std::string::npos) << action;
+  EXPECT_NE(action, (*summarizer)->version("Summarize this cohort."));
+  EXPECT_EQ(action, (*summarizer)->version("Summarize this action."));
 }
 
 TEST_F(OpenAiClientTest, ConcurrentSummariesShareTheRequestCap) {
@@ -129,7 +140,7 @@ TEST_F(OpenAiClientTest, ConcurrentSummariesShareTheRequestCap) {
   fake_.Control({{"latency_ms", 100}});
   std::vector<std::string> inputs(8, "Name: X");
   const absl::Time start = absl::Now();
-  auto out = (*summarizer)->Summarize(inputs);
+  auto out = (*summarizer)->Summarize("Summarize.", inputs);
   ASSERT_TRUE(out.ok());
   // 8 calls of 100 ms, 4 at a time: about 200 ms, far from the 800 ms of one at a time.
   const absl::Duration took = absl::Now() - start;

@@ -1,4 +1,4 @@
-#include "workflows/queued_rows.h"
+#include "workflows/sync/queued_rows.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@ namespace vecsync::workflows {
 namespace {
 
 std::vector<QueuedRow> SampleRows() {
-  std::vector<QueuedRow> rows(3);
+  std::vector<QueuedRow> rows(4);
   rows[0].team_id = 7;
   rows[0].id = "42";
   rows[0].text = "Signed up from the pricing page";
@@ -28,6 +28,14 @@ std::vector<QueuedRow> SampleRows() {
   rows[2].id = "9";
   rows[2].vector = "";
   rows[2].deleted = true;
+  // A domain that embeds more than the summary: the summary travels apart.
+  rows[3].team_id = 7;
+  rows[3].id = "43";
+  rows[3].text = "Action: Clicked upgrade";
+  rows[3].properties = "{}";
+  rows[3].content_hash = "c0ffee2";
+  rows[3].summary_hash = "5eed2";
+  rows[3].summary = "Clicked upgrade";
   return rows;
 }
 
@@ -64,7 +72,8 @@ TEST(QueuedRowsTest, EveryTruncationOfABodyIsDataLoss) {
     }
     EXPECT_EQ(out.status().code(), absl::StatusCode::kDataLoss) << n << ": " << out.status();
   }
-  EXPECT_EQ(whole_rows, 3u) << "a body cut after its format byte, its first and second row";
+  EXPECT_EQ(whole_rows, SampleRows().size())
+      << "a body cut after its format byte and after each row but the last";
 }
 
 TEST(QueuedRowsTest, AnUnknownFormatOrFlagIsRefused) {

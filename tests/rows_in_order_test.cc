@@ -1,4 +1,4 @@
-#include "workflows/rows_in_order.h"
+#include "workflows/sync/rows_in_order.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include "src/clients/clickhouse_client.h"
 #include "tests/engine_fixture.h"
 #include "tests/fake_provider.h"
-#include "workflows/sync_entity_vectors.h"
+#include "workflows/sync/sync_entity_vectors.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -52,8 +52,10 @@ TEST_F(SyncCrashTest, KilledMidRunARestartFinishesWithExactCounts) {
     seed.first_team_id = 1000000 + (getpid() % 100000) * 10;
     ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
   }
-  static SyncEnvironment unused;  // The server process runs the activities.
-  ASSERT_TRUE(RegisterSyncEntityVectors(registry_.get(), &unused).ok());
+  // The server process runs the activities; this registry only validates the start.
+  static const entities::EntityConfigRegistry domains = entities::EntityConfigRegistry::BuiltIn();
+  static SyncEnvironment validation_only{.domains = &domains};
+  ASSERT_TRUE(RegisterSyncEntityVectors(registry_.get(), &validation_only).ok());
   testing::FakeProvider fake(32);
   fake.Control({{"latency_ms", 40}});  // ~600 × 40 ms / 5 parallel ≈ 5 s of summarizing
 

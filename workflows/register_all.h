@@ -4,13 +4,13 @@
 
 #include "absl/status/status.h"
 #include "src/engine/registry.h"
-#include "workflows/sync_activities.h"
+#include "workflows/sync/sync_environment.h"
 
 namespace vecsync::workflows {
 
-// `env` is what the sync activities use; null registers them unusable, which is enough for a
-// registry that only validates starts (the CLI's).
-absl::Status RegisterAllWorkflows(engine::Registry* registry, SyncEnvironment* env);
+// `env` is what the sync activities use, and `env->domains` what its input may name. It must
+// outlive the registry's users.
+absl::Status RegisterAllWorkflows(engine::Registry* registry, const SyncEnvironment* env);
 
 }  // namespace vecsync::workflows
 

@@ -2,16 +2,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "entities/registry.h"
 #include "src/api/grpc_status.h"
-#include "src/clients/vector_search.h"
 #include "src/common/log.h"
 
 namespace vecsync::api {
 
-SearchService::SearchService(clients::ClickHouseClient* clickhouse, std::string table,
+SearchService::SearchService(workflows::VectorTable* vectors,
+                             const entities::EntityConfigRegistry* domains,
                              clients::Embedder* embedder, const BearerAuth* auth)
-    : clickhouse_(clickhouse), table_(std::move(table)), embedder_(embedder), auth_(auth) {}
+    : vectors_(vectors), domains_(domains), embedder_(embedder), auth_(auth) {}
 
 grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
                                           const v1::SearchSimilarRequest* request,
@@ -20,8 +19,7 @@ grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
   if (request->domain().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("domain is required"));
   }
-  if (auto config = entities::EntityConfigRegistry::Default().Find(request->domain());
-      !config.ok()) {
+  if (auto config = domains_->Find(request->domain()); !config.ok()) {
     return ToGrpcStatus(config.status());
   }
   if (absl::StripAsciiWhitespace(request->query()).empty()) {
@@ -31,8 +29,7 @@ grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "query is ", request->query().size(), " bytes; the limit is ", kMaxQueryBytes)));
   }
-  clients::SearchRequest search;
-  search.table = table_;
+  workflows::SearchRequest search;
   search.domain = request->domain();
   search.team_id = request->team_id();
   search.limit = request->limit() == 0 ? 10 : request->limit();
@@ -49,10 +46,9 @@ grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
         "the embedding provider could not embed the query; see the server log"));
   }
   search.query = std::move((*query)[0]);
-  absl::StatusOr<std::vector<clients::SearchHit>> hits =
-      clients::SearchSimilar(*clickhouse_, search);
+  absl::StatusOr<std::vector<workflows::SearchHit>> hits = vectors_->Search(search);
   if (!hits.ok()) return ToGrpcStatus(hits.status());
-  for (const clients::SearchHit& hit : *hits) {
+  for (const workflows::SearchHit& hit : *hits) {
     v1::SearchHit* out = response->add_hits();
     out->set_entity_id(hit.id);
     out->set_distance(hit.distance);

@@ -1,5 +1,6 @@
 // The gRPC SearchService (proto/vecsync/v1/search_service.proto): embeds the query with the
-// server's embedder and searches the domain's vectors in ClickHouse (src/clients/vector_search.h).
+// server's embedder and searches the domain's vectors in ClickHouse (the sync's vector table,
+// workflows/sync/vector_table.h).
 //
 // Errors: INVALID_ARGUMENT for an unknown domain (listing the known ones), an empty or
 // oversized query, or a limit out of range; UNAVAILABLE when ClickHouse or the embedding
@@ -9,10 +10,11 @@
 #ifndef VECSYNC_API_SEARCH_SERVICE_H_
 #define VECSYNC_API_SEARCH_SERVICE_H_
 
+#include "entities/registry.h"
 #include "src/api/bearer_auth.h"
-#include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
 #include "vecsync/v1/search_service.grpc.pb.h"
+#include "workflows/sync/vector_table.h"
 
 namespace vecsync::api {
 
@@ -20,16 +22,16 @@ inline constexpr size_t kMaxQueryBytes = 32 * 1024;
 
 class SearchService final : public v1::SearchService::Service {
  public:
-  // Searches `table` (the table the sync workflow writes).
-  SearchService(clients::ClickHouseClient* clickhouse, std::string table,
+  // Searches `vectors` (the table the sync workflow writes) for the domains of `domains`.
+  SearchService(workflows::VectorTable* vectors, const entities::EntityConfigRegistry* domains,
                 clients::Embedder* embedder, const BearerAuth* auth);
 
   grpc::Status SearchSimilar(grpc::ServerContext* context, const v1::SearchSimilarRequest* request,
                              v1::SearchSimilarResponse* response) override;
 
  private:
-  clients::ClickHouseClient* const clickhouse_;
-  const std::string table_;
+  workflows::VectorTable* const vectors_;
+  const entities::EntityConfigRegistry* const domains_;
   clients::Embedder* const embedder_;
   const BearerAuth* const auth_;
 };

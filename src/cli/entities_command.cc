@@ -6,7 +6,7 @@
 #include "src/cli/commands.h"
 #include "src/common/json.h"
 #include "src/common/pg.h"
-#include "workflows/failed_entities.h"
+#include "workflows/sync/failed_entities.h"
 
 namespace vecsync::cli {
 namespace {
@@ -20,7 +20,7 @@ struct EntitiesFlags {
 };
 
 void ListFailed(const EntitiesFlags& flags) {
-  if (auto known = entities::EntityConfigRegistry::Default().Find(flags.domain); !known.ok()) {
+  if (auto known = entities::EntityConfigRegistry::BuiltIn().Find(flags.domain); !known.ok()) {
     return Fail(known.status());
   }
   auto conn = PgConnection::Connect(flags.db.pg_url);

@@ -7,7 +7,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
-#include "src/clients/vector_search.h"
+#include "workflows/sync/vector_table.h"
 
 namespace vecsync::cli {
 namespace {
@@ -27,14 +27,15 @@ void RunSearch(const SearchFlags& flags) {
   if (!clickhouse.ok()) return Fail(clickhouse.status());
   auto embedder = MakeEmbedder(flags.providers);
   if (!embedder.ok()) return Fail(embedder.status());
-  clients::SearchRequest req;
+  workflows::VectorTable vectors(clickhouse->get(), "pg_embeddings");
+  workflows::SearchRequest req;
   req.domain = flags.domain;
   req.team_id = flags.team;
   req.limit = flags.limit;
   auto query = (*embedder)->Embed({flags.text});
   if (!query.ok()) return Fail(query.status());
   req.query = std::move((*query)[0]);
-  auto hits = clients::SearchSimilar(**clickhouse, req);
+  auto hits = vectors.Search(req);
   if (!hits.ok()) return Fail(hits.status());
   for (const auto& hit : *hits) {
     if (flags.output == "json") {

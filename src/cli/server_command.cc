@@ -127,11 +127,14 @@ void RunServer(const ServerFlags& flags) {
   }
   // What the sync workflow talks to: the database, ClickHouse and the providers.
   PgPool sync_pool(flags.db.pg_url, 8);
+  const entities::EntityConfigRegistry domains = entities::EntityConfigRegistry::BuiltIn();
   workflows::SyncEnvironment env;
   env.pool = &sync_pool;
+  env.domains = &domains;
   auto clickhouse = clients::ClickHouseClient::Create(flags.clickhouse_url);
   if (!clickhouse.ok()) return Fail(clickhouse.status());
-  env.clickhouse = clickhouse->get();
+  workflows::VectorTable vectors(clickhouse->get(), "pg_embeddings");
+  env.vectors = &vectors;
   // Offline by default; an OpenAI-compatible provider when asked for explicitly.
   auto summarizer = MakeSummarizer(flags.providers);
   if (!summarizer.ok()) return Fail(summarizer.status());
@@ -186,7 +189,7 @@ void RunServer(const ServerFlags& flags) {
   api::RunChangeFeed feed(flags.db.pg_url);
   api::WorkflowService workflow_service(&client, &feed, &*auth);
   api::ScheduleService schedule_service(&schedules, &*auth);
-  api::SearchService search_service(env.clickhouse, env.table, env.embedder, &*auth);
+  api::SearchService search_service(&vectors, &domains, env.embedder, &*auth);
   ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane");
   std::unique_ptr<api::ApiServer> server;
   if (flags.api) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,6 +47,8 @@ class RowBinaryWriter {
   const std::string& data() const { return data_; }
   size_t size() const { return data_.size(); }
   void Clear() { data_.clear(); }
+  // Hands over the encoding; the writer is empty afterwards.
+  std::string Release() { return std::exchange(data_, std::string()); }
 
  private:
   void VarUInt(uint64_t v);

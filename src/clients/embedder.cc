@@ -5,18 +5,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "src/common/stable_hash.h"
 
 namespace vecsync::clients {
 namespace {
-
-uint64_t Fnv1a(absl::string_view s, uint64_t seed = 1469598103934665603ULL) {
-  uint64_t h = seed;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 std::vector<std::string> Words(const std::string& text) {
   std::vector<std::string> words;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "src/common/metrics.h"
+#include "src/common/stable_hash.h"
 #include "src/common/status_macros.h"
 
 namespace vecsync::clients {
@@ -342,23 +343,19 @@ absl::StatusOr<std::unique_ptr<OpenAiSummarizer>> OpenAiSummarizer::Create(OpenA
   return std::unique_ptr<OpenAiSummarizer>(new OpenAiSummarizer(std::move(options)));
 }
 
-std::string OpenAiSummarizer::version() const {
+std::string OpenAiSummarizer::version(absl::string_view prompt) const {
   // The model and the prompt (by a stable FNV-1a hash): changing either re-summarizes.
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : http_.options().system_prompt) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return absl::StrCat("openai:", http_.options().chat_model, ":", absl::Hex(h));
+  return absl::StrCat("openai:", http_.options().chat_model, ":", absl::Hex(Fnv1a(prompt)));
 }
 
-absl::StatusOr<std::string> OpenAiSummarizer::SummarizeOne(const std::string& input) {
+absl::StatusOr<std::string> OpenAiSummarizer::SummarizeOne(absl::string_view prompt,
+                                                           const std::string& input) {
   const OpenAiOptions& o = http_.options();
-  Json body = {{"model", o.chat_model},
-               {"temperature", 0.1},
-               {"messages",
-                {{{"role", "system"}, {"content", o.system_prompt}},
-                 {{"role", "user"}, {"content", input}}}}};
+  Json body = {
+      {"model", o.chat_model},
+      {"temperature", 0.1},
+      {"messages",
+       {{{"role", "system"}, {"content", prompt}}, {{"role", "user"}, {"content", input}}}}};
   ASSIGN_OR_RETURN(Json answer, http_.Post("/chat/completions", body, EstimateTokens(input) + 200));
   const Json& choices = answer.contains("choices") ? answer["choices"] : Json();
   if (!choices.is_array() || choices.empty() || !choices[0].contains("message") ||
@@ -370,7 +367,7 @@ absl::StatusOr<std::string> OpenAiSummarizer::SummarizeOne(const std::string& in
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summarize(
-    const std::vector<std::string>& inputs) {
+    absl::string_view prompt, const std::vector<std::string>& inputs) {
   std::vector<absl::StatusOr<std::string>> out(inputs.size(), absl::UnknownError("not run"));
   absl::Mutex mu;
   size_t next = 0;
@@ -390,7 +387,7 @@ absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summa
             +[](int* free) { return *free > 0; }, &free_slots_));
         --free_slots_;
       }
-      absl::StatusOr<std::string> summary = SummarizeOne(inputs[i]);
+      absl::StatusOr<std::string> summary = SummarizeOne(prompt, inputs[i]);
       {
         absl::MutexLock lock(&slots_mu_);
         ++free_slots_;

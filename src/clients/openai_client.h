@@ -36,8 +36,6 @@ struct OpenAiOptions {
   int dimensions = 1536;  // Expected vector size; also sent as `dimensions` when send_dimensions.
   bool send_dimensions = true;
   std::string chat_model = "gpt-4.1-mini";
-  std::string system_prompt =
-      "Summarize this analytics entity for semantic search in at most three sentences.";
   int max_inputs_per_request = 2048;  // text-embeddings-inference: 32.
   int64_t max_tokens_per_request = 300000;
   absl::Duration timeout = absl::Seconds(60);
@@ -96,18 +94,20 @@ class OpenAiEmbedder : public Embedder {
 class OpenAiSummarizer : public Summarizer {
  public:
   static absl::StatusOr<std::unique_ptr<OpenAiSummarizer>> Create(OpenAiOptions options);
-  std::string version() const override;
+  // The chat model and a hash of the prompt.
+  std::string version(absl::string_view prompt) const override;
   // One chat request per input, up to max_concurrent_requests at once (shared by all
   // concurrent callers, so several sync activities together never exceed it). A failed input
   // is an error in its slot, not for the batch, unless the provider refused us outright
   // (authentication) or stayed unavailable past the retries.
+  // The prompt is the system message of every request.
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
-      const std::vector<std::string>& inputs) override;
+      absl::string_view prompt, const std::vector<std::string>& inputs) override;
 
  private:
   explicit OpenAiSummarizer(OpenAiOptions options)
       : http_(std::move(options)), free_slots_(http_.options().max_concurrent_requests) {}
-  absl::StatusOr<std::string> SummarizeOne(const std::string& input);
+  absl::StatusOr<std::string> SummarizeOne(absl::string_view prompt, const std::string& input);
 
   OpenAiHttp http_;
   absl::Mutex slots_mu_;

@@ -24,7 +24,7 @@ std::string TemplateSummarizer::SummarizeOne(const std::string& input) {
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<std::string>>> TemplateSummarizer::Summarize(
-    const std::vector<std::string>& inputs) {
+    absl::string_view prompt, const std::vector<std::string>& inputs) {
   std::vector<absl::StatusOr<std::string>> out;
   out.reserve(inputs.size());
   for (const std::string& input : inputs) {

@@ -359,4 +359,15 @@ absl::StatusOr<ExecutionInfo> Client::WaitForClose(const RunRef& ref, absl::Dura
   }
 }
 
+absl::StatusOr<std::set<std::string>> RunningRuns(PgConnection& conn,
+                                                  const std::vector<std::string>& run_ids) {
+  std::set<std::string> running;
+  if (run_ids.empty()) return running;
+  ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT run_id::text FROM vecsync.executions "
+                                          "WHERE run_id = ANY($1::uuid[]) AND status = 'RUNNING'",
+                                          PgArrayLiteral(run_ids)));
+  for (int i = 0; i < r.rows(); ++i) running.insert(r.GetString(i, 0));
+  return running;
+}
+
 }  // namespace vecsync::engine

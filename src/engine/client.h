@@ -16,7 +16,9 @@
 #ifndef VECSYNC_ENGINE_CLIENT_H_
 #define VECSYNC_ENGINE_CLIENT_H_
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "src/common/pg_pool.h"
@@ -66,6 +68,12 @@ class Client {
   PgPool* const pool_;
   const Registry* const registry_;
 };
+
+// Of `run_ids`, those whose run is RUNNING (an unknown id counts as ended). For code outside the
+// engine that keeps state per run and must know when a run has ended, without reading the
+// engine's tables. Runs on `conn` (in its transaction, if one is open).
+absl::StatusOr<std::set<std::string>> RunningRuns(PgConnection& conn,
+                                                  const std::vector<std::string>& run_ids);
 
 }  // namespace vecsync::engine
 

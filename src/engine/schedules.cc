@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/log.h"
 #include "src/common/metrics.h"
+#include "src/common/stable_hash.h"
 #include "src/common/status_macros.h"
 #include "src/common/uuid.h"
 #include "src/engine/cron.h"
@@ -39,16 +40,6 @@ PgParam MicrosParam(std::optional<absl::Time> t) {
 std::string Rfc3339(absl::Time t, bool millis) {
   return absl::FormatTime(millis ? "%Y-%m-%dT%H:%M:%E3SZ" : "%Y-%m-%dT%H:%M:%SZ", t,
                           absl::UTCTimeZone());
-}
-
-// FNV-1a, for a jitter that every scheduler computes alike.
-uint64_t Fnv1a(absl::string_view text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 absl::Status RequireId(const std::string& schedule_id) {
@@ -92,6 +83,7 @@ absl::Duration ScheduleJitter(const std::string& schedule_id, absl::Time nominal
                               absl::Duration jitter) {
   const int64_t range_ms = absl::ToInt64Milliseconds(jitter);
   if (range_ms <= 0) return absl::ZeroDuration();
+  // FNV-1a, for a jitter that every scheduler computes alike.
   const uint64_t h = Fnv1a(absl::StrCat(schedule_id, "@", absl::ToUnixMicros(nominal)));
   return absl::Milliseconds(static_cast<int64_t>(h % static_cast<uint64_t>(range_ms)));
 }

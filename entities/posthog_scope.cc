@@ -1,0 +1,12 @@
+#include "entities/posthog_scope.h"
+
+namespace vecsync::entities {
+
+SourceScope PostHogApprovedOrganizations() {
+  return {
+      "JOIN posthog_team posthog_t ON posthog_t.id = s.team_id "
+      "JOIN posthog_organization posthog_o ON posthog_o.id = posthog_t.organization_id",
+      "posthog_o.is_ai_data_processing_approved"};
+}
+
+}  // namespace vecsync::entities

@@ -1,0 +1,256 @@
+// sync-entity-vectors, sync-flush: embedding, inserting and recording queued rows, in parallel, in
+// order, under provider faults and retries.
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "tests/sync/sync_fixture.h"
+#include "workflows/sync/queued_rows.h"
+
+namespace vecsync::workflows {
+namespace {
+
+TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughPostgres) {
+  // Every batch written to the hand-off table, as the sync writes it.
+  Exec(
+      "CREATE TABLE vecsync.batches_seen (body bytea); "
+      "CREATE FUNCTION vecsync.note_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "  INSERT INTO vecsync.batches_seen VALUES (NEW.body); RETURN NEW; END $$; "
+      "CREATE TRIGGER note_batch BEFORE INSERT OR UPDATE ON vecsync.pending_batches "
+      "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_batch()");
+  embedder_.delay = absl::Milliseconds(20);
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"},
+                                         {"embed_batch_size", 4},
+                                         {"max_parallel_requests", 4},
+                                         {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(e.result["embedded"], live.size());
+  // Flushes ran two at a time, and each row went with exactly one of them.
+  EXPECT_EQ(e.result["inserted"], live.size());
+  EXPECT_EQ(embedder_.items, static_cast<int>(live.size()));
+  const int64_t concurrent_flushes = ScheduledWhileOpen(run.run_id, "sync-flush", "sync-flush");
+  EXPECT_GT(concurrent_flushes, 0);
+  // Two flushes that ran at the same time both inserted rows: the second did not find the
+  // first one's batches and give up.
+  EXPECT_GT(QueryInt("SELECT count(*) FROM vecsync.steps a JOIN vecsync.steps b "
+                     "  ON b.run_id = a.run_id AND b.seq > a.seq "
+                     "WHERE a.run_id = '" +
+                     run.run_id +
+                     "' AND a.name = 'sync-flush' AND b.name = 'sync-flush' "
+                     "  AND (a.result->>'inserted')::int > 0 "
+                     "  AND (b.result->>'inserted')::int > 0 "
+                     "  AND a.started_at < b.closed_at AND b.started_at < a.closed_at"),
+            0);
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto bodies = (*conn)->QueryBinary("SELECT body FROM vecsync.batches_seen");
+  ASSERT_TRUE(bodies.ok()) << bodies.status();
+  size_t queued = 0, with_vectors = 0;
+  for (int i = 0; i < bodies->rows(); ++i) {
+    auto rows = DecodeQueuedRows(bodies->Get(i, 0));
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    queued += rows->size();
+    for (const QueuedRow& row : *rows) with_vectors += row.vector.has_value() ? 1 : 0;
+  }
+  EXPECT_EQ(queued, live.size());
+  EXPECT_EQ(with_vectors, 0u) << "vectors go from the embedder straight into the ClickHouse insert";
+  // Requests overlap within a flush (two flushes alone would make at most two), up to
+  // max_parallel_requests in each of the two.
+  EXPECT_GT(embedder_.max_in_flight, 2);
+  EXPECT_LE(embedder_.max_in_flight, 8);
+}
+
+TEST_F(SyncTest, InsertsReachClickHouseSortedByItsKey) {
+  // Every other embedding request is slow, so requests return out of key order.
+  embedder_.delay = absl::Milliseconds(30);
+  embedder_.slow_odd_calls = true;
+  const std::string sorted_blocks =
+      "SELECT sum(value) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'";
+  auto before = clickhouse_->Query(sorted_blocks);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ExecutionInfo e = RunSync({{"domain", "action"},
+                             {"embed_batch_size", 4},
+                             {"max_parallel_requests", 4},
+                             {"insert_batch_size", 50}});
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  const int64_t inserts =
+      QueryInt("SELECT count(*) FROM vecsync.steps WHERE run_id = '" + e.run_id +
+               "' AND name = 'sync-flush' AND (result->>'inserted')::int > 0");
+  ASSERT_GT(inserts, 1);
+  // ClickHouse counts, server-wide, the insert blocks it found sorted and did not sort: each of
+  // the run's inserts is one. (Tests running beside this one can only add to the count.)
+  auto after = clickhouse_->Query(sorted_blocks);
+  ASSERT_TRUE(after.ok()) << after.status();
+  int64_t sorted_before = 0, sorted_after = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*before), &sorted_before));
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(*after), &sorted_after));
+  EXPECT_GE(sorted_after - sorted_before, inserts);
+}
+
+TEST_F(SyncTest, AFlushWaitingOnASlowProviderKeepsHeartbeating) {
+  // One flush, one embedding request that takes a second: the flush heartbeats from a thread
+  // of its own meanwhile, so a slow provider is not taken for a dead attempt.
+  env_.keep_alive_interval = absl::Milliseconds(50);
+  embedder_.delay = absl::Seconds(1);
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}, {"embed_batch_size", 2048}});
+  // The heartbeat deadlines a running flush attempt wrote, as seen every 20 ms.
+  std::set<int64_t> deadlines;
+  const std::string running = "SELECT count(*) FROM vecsync.executions WHERE run_id = '" +
+                              run.run_id + "' AND status = 'RUNNING'";
+  for (const absl::Time give_up = absl::Now() + absl::Seconds(60);
+       QueryInt(running) == 1 && absl::Now() < give_up;) {
+    const int64_t deadline = QueryInt(
+        "SELECT COALESCE(max((EXTRACT(EPOCH FROM heartbeat_deadline) * 1000000)::bigint), 0) "
+        "FROM vecsync.steps WHERE run_id = '" +
+        run.run_id + "' AND name = 'sync-flush' AND status = 'STARTED'");
+    if (deadline != 0) deadlines.insert(deadline);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(10));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(embedder_.requests, 1);
+  // Without the keep-alive thread: the deadline set when the attempt started, and at most one
+  // more after the insert.
+  EXPECT_GE(deadlines.size(), 5u) << "the flush went quiet while the provider was slow";
+}
+
+TEST_F(SyncTest, AnItemTheEmbedderRejectsFailsAloneAndAnOutageIsRetried) {
+  // The embedder rejects any request holding action 7's summary (its name ends in "#7").
+  embedder_.fail_marker = "#7.";
+  embedder_.unavailable_once = true;
+  Json first = Sync({{"domain", "action"}, {"embed_batch_size", 32}});
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(first["failed"], 1);
+  EXPECT_EQ(first["embedded"], live.size() - 1);
+  EXPECT_EQ(ClickHouseKeys("action", 0).size(), live.size() - 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE domain = 'action' "
+                     "AND entity_id = '7' AND failures = 1 "
+                     "AND last_error = 'the input was rejected' AND synced_at IS NULL"),
+            1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
+  EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2)
+      << "the outage failed the flush's first attempt, and the second did the work";
+
+  embedder_.fail_marker.clear();
+  const int summarized = summarizer_.items;
+  Json retried = Sync({{"domain", "action"}});
+  EXPECT_EQ(retried["embedded"], 1);
+  EXPECT_EQ(summarizer_.items, summarized) << "its summary was kept";
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0);
+}
+
+TEST_F(SyncTest, AFinalFlushThatFailsMidwayIsRetriedBatchByBatchAndCountsEveryRow) {
+  // A run that fails (a refused key) leaves every entity queued; the next run, restricted to one
+  // entity, finds them all for its final flushes: one queued batch (96 rows, two requests of 50)
+  // per flush, as insert_batch_size 50 allows no more. Its third request finds the provider down.
+  ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  ASSERT_GT(live.size(), 150u);
+  ASSERT_EQ(QueryInt("SELECT count(*) FROM posthog_action WHERE id = 1 AND NOT deleted"), 1);
+  embedder_.unavailable_at_request = embedder_.requests + 3;
+  ExecutionInfo e = RunSync({{"domain", "action"},
+                             {"entity_ids", {"1"}},
+                             {"embed_batch_size", 50},
+                             {"insert_batch_size", 50}});
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+  EXPECT_EQ(e.result["inserted"], live.size()) << "every batch the failed flush committed counts";
+  // The run selected one entity; the rest the failed run queued are carried over, apart.
+  EXPECT_EQ(e.result["selected"], 1);
+  EXPECT_EQ(e.result["embedded"], 1);
+  EXPECT_EQ(e.result["carried_over"], live.size() - 1);
+  EXPECT_EQ(e.progress["done"], e.progress["total"]) << e.progress.dump();
+  EXPECT_EQ(e.progress["total"], live.size());
+  EXPECT_EQ(QueryInt("SELECT max(attempt) FROM vecsync.steps WHERE name = 'sync-flush'"), 2);
+}
+
+TEST_F(SyncTest, ARetriedFlushWhoseAttemptCommittedReturnsItsCountsAndTakesNoOtherBatch) {
+  const engine::StartWorkflowResult run =
+      Start(kSyncEntityVectorsWorkflow, {{"domain", "action"}, {"insert_batch_size", 50}});
+  ExecutionInfo e = WaitClosed(run, absl::Seconds(120));
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto step = (*conn)->Query(
+      "SELECT seq, input::text, result::text FROM vecsync.steps WHERE run_id = '" + run.run_id +
+      "' AND name = 'sync-flush' AND status = 'COMPLETED' "
+      "AND (result->>'inserted')::int > 0 ORDER BY seq LIMIT 1");
+  ASSERT_TRUE(step.ok()) << step.status();
+  ASSERT_EQ(step->rows(), 1);
+  // A batch another flush of the run would take, were the retry to flush again.
+  Exec(
+      "INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, body) "
+      "SELECT 'action', '" +
+      run.run_id + "', 0, '\\x01'::bytea");
+  engine::ActivityInfo info;
+  info.run_id = run.run_id;
+  info.seq = step->GetInt64(0, 0);
+  info.activity_type = "sync-flush";
+  info.attempt = 2;
+  DirectActivityContext retry(info);
+  absl::StatusOr<Json> retried =
+      (*registry_->FindActivity("sync-flush"))(retry, Json::parse(step->GetString(0, 1)));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, Json::parse(step->GetString(0, 2)));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 1);
+}
+
+TEST_F(SyncTest, AFinalFlushCarriesOverTheBatchesOfEndedRunsOnlyNotOfRunningOnes) {
+  // Action 1 waits in two batches: one of a run that still runs (it flushes its own), one of a
+  // run that ended without flushing it.
+  const engine::StartWorkflowResult running = Start("sleeper", {{"ms", 60000}});
+  QueuedRow row;
+  row.team_id = QueryInt("SELECT team_id FROM posthog_action WHERE id = 1");
+  row.id = "1";
+  row.text = "queued by another run";
+  row.properties = "{}";
+  row.embedding_version = 1;
+  row.row_version = 1;
+  row.vector_hash = "0";
+  auto conn = pool_->Acquire();
+  ASSERT_TRUE(conn.ok());
+  for (const std::string& run :
+       {running.run_id, std::string("00000000-0000-0000-0000-000000000001")}) {
+    ASSERT_TRUE((*conn)
+                    ->Query("INSERT INTO vecsync.pending_batches (domain, queued_by, row_count, "
+                            "body) VALUES ('action', $1::uuid, 1, $2)",
+                            run, PgParam::Binary(EncodeQueuedRows({row})))
+                    .ok());
+  }
+  Json e = Sync({{"domain", "action"}, {"entity_ids", {"2"}}});
+  EXPECT_EQ(e["carried_over"], 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches WHERE queued_by = '" +
+                     running.run_id + "'"),
+            1)
+      << "a run still running flushes its own batches";
+}
+
+TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
+  ExecutionInfo e = SyncWithARefusedKey();
+  ASSERT_EQ(e.status, WorkflowStatus::kFailed);
+  EXPECT_NE(e.failure.dump().find("invalid api key"), std::string::npos) << e.failure.dump();
+  const auto live = LiveKeys("posthog_action", "s.deleted");
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.entity_state WHERE failures > 0"), 0)
+      << "the key is at fault, not the entities";
+  EXPECT_EQ(QueryInt("SELECT sum(row_count) FROM vecsync.pending_batches"),
+            static_cast<int64_t>(live.size()));
+
+  const int summarized = summarizer_.items, embedded = embedder_.items;
+  Json next = Sync({{"domain", "action"}});
+  EXPECT_EQ(next["embedded"], live.size());
+  EXPECT_EQ(next["carried_over"], 0) << "this run selected, and queued again, every entity";
+  EXPECT_EQ(embedder_.items - embedded, static_cast<int>(live.size()))
+      << "an entity the failed run left queued, and this run queued again, is embedded once";
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
+  EXPECT_EQ(summarizer_.items, summarized) << "the summaries were recorded as they arrived";
+  EXPECT_EQ(ClickHouseKeys("action", 0), live);
+}
+
+}  // namespace
+}  // namespace vecsync::workflows

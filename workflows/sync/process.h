@@ -1,0 +1,67 @@
+// sync-process: summarizes a batch of selected entities and queues what ClickHouse should get
+// (ProcessInput → ProcessResult).
+//
+// For each key it reads the source row (in scope only) and the ledger entry, then:
+//   - gone, soft-deleted or out of scope, and synced before: a tombstone, with no LLM call;
+//   - content (rendered entity, summarizer, prompt) unchanged: the recorded summary is reused;
+//     otherwise the summarizer is asked (a provider's summaries are recorded 16 at a time as
+//     they arrive, so a retry never pays for one twice);
+//   - vector inputs (embedded text, model, dimensions, embedding version) unchanged: skipped,
+//     or, when only its properties changed, written again with the vector ClickHouse holds;
+//   - otherwise queued to be embedded by a flush.
+// The batch is queued as pending batches (pending_batches.h) in the statement that records the
+// attempt's result, with the batch's failures in the same transaction: a retry of an attempt
+// that committed returns that result, and queues nothing twice. One bad item never fails its
+// batch; a provider outage fails the attempt (the engine retries it); a refused key fails the
+// run.
+#ifndef VECSYNC_WORKFLOWS_SYNC_PROCESS_H_
+#define VECSYNC_WORKFLOWS_SYNC_PROCESS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "src/common/json.h"
+#include "src/engine/typed_activity.h"
+#include "workflows/sync/entity_key.h"
+#include "workflows/sync/sync_environment.h"
+
+namespace vecsync::workflows {
+
+struct ProcessInput {
+  std::string domain;
+  std::vector<EntityKey> keys;
+  int embedding_version = 1;
+  // Rows per pending batch, so a flush fills an insert with whole batches; 0: one batch.
+  int insert_batch_size = 0;
+
+  Json ToJson() const;
+  static absl::StatusOr<ProcessInput> FromJson(const Json& json);
+};
+
+// Every key ends as exactly one of embedded-to-be (queued without a vector), refreshed,
+// skipped_unchanged, failed or tombstoned.
+struct ProcessResult {
+  int64_t selected = 0;
+  int64_t summarized = 0;         // Summaries made (paid for, with a provider).
+  int64_t refreshed = 0;          // Queued with the vector ClickHouse holds: properties changed.
+  int64_t skipped_unchanged = 0;  // Nothing to do (or nothing to tombstone).
+  int64_t failed = 0;             // Recorded against the entity, retried by later runs.
+  int64_t tombstoned = 0;
+  int64_t queued = 0;  // Rows queued for the flushes: to embed, refreshed and tombstones.
+  // A result recorded by an older vecsync, whose sync-process embedded and inserted its rows
+  // itself: how many it embedded (its results have no `queued`). 0 otherwise.
+  int64_t embedded_by_older_vecsync = 0;
+
+  Json ToJson() const;
+  static absl::StatusOr<ProcessResult> FromJson(const Json& json);
+};
+
+inline constexpr engine::ActivityType<ProcessInput, ProcessResult> kProcessActivity{"sync-process"};
+
+absl::Status RegisterProcessActivity(engine::Registry* registry, const SyncEnvironment* env);
+
+}  // namespace vecsync::workflows
+
+#endif  // VECSYNC_WORKFLOWS_SYNC_PROCESS_H_

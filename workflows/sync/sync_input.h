@@ -1,0 +1,52 @@
+// The input of sync-entity-vectors, with PostHog's names and defaults.
+//
+//   {"domain": "action",                  required; a registered domain
+//    "start_dt": "2025-01-15T00:00:00Z",  snapshot time; default: when the run starts
+//    "summarize_batch_size": 96,           entities per sync-process; default 96 (PostHog's)
+//                                          with a provider, 1000 with a local summarizer
+//    "embed_batch_size": 96, "max_parallel_requests": 5,
+//    "insert_batch_size": 10000, "delay_between_batches": 0 (seconds),
+//    "embedding_version": 1, "team_ids": [2, 3], "entity_ids": ["12", "13"]}
+//
+// Unknown keys and out-of-range values are INVALID_ARGUMENT naming the field.
+#ifndef VECSYNC_WORKFLOWS_SYNC_SYNC_INPUT_H_
+#define VECSYNC_WORKFLOWS_SYNC_SYNC_INPUT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "entities/registry.h"
+#include "src/common/json.h"
+
+namespace vecsync::workflows {
+
+struct SyncInput {
+  std::string domain;
+  std::optional<absl::Time> start_dt;
+  // Unset: the workflow picks PostHog's 96 for a provider summarizer, and a larger batch for a
+  // local one, whose summaries cost nothing but whose every activity costs claiming, queueing and
+  // recording.
+  std::optional<int> summarize_batch_size;
+  int embed_batch_size = 96;
+  int max_parallel_requests = 5;
+  int insert_batch_size = 10000;
+  int delay_between_batches = 0;
+  int embedding_version = 1;
+  std::vector<int64_t> team_ids;
+  std::vector<std::string> entity_ids;
+
+  // A run restricted by team_ids or entity_ids does not advance the domain's watermark.
+  bool filtered() const { return !team_ids.empty() || !entity_ids.empty(); }
+
+  // INVALID_ARGUMENT naming the field; a domain not in `domains` lists the known ones.
+  static absl::StatusOr<SyncInput> Parse(const Json& input,
+                                         const entities::EntityConfigRegistry& domains);
+};
+
+}  // namespace vecsync::workflows
+
+#endif  // VECSYNC_WORKFLOWS_SYNC_SYNC_INPUT_H_

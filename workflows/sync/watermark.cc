@@ -1,0 +1,111 @@
+#include "workflows/sync/watermark.h"
+
+#include "absl/strings/str_cat.h"
+#include "src/common/json_fields.h"
+#include "src/common/status_macros.h"
+#include "workflows/sync/committed_results.h"
+#include "workflows/sync/sql_time.h"
+
+namespace vecsync::workflows {
+namespace {
+
+absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, const PrepareInput& in) {
+  PrepareResult result;
+  ASSIGN_OR_RETURN(result.datetime64, env.vectors->CreateIfMissing());
+  result.summarizer_local = env.summarizer->local();
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
+  RETURN_IF_ERROR(ForgetResultsOfEndedRuns(*conn));
+  // The run's watermark, and the newest version a sync of the domain completed. ClickHouse keeps
+  // the row of the newest embedding version: a run at an older one would pay for embeddings
+  // that lose to stale rows of the newer one.
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn->Query(absl::StrCat("SELECT ",
+                                            MicrosOf("max(watermark) FILTER (WHERE "
+                                                     "embedding_version = $2)"),
+                                            ", max(embedding_version) "
+                                            "FROM vecsync.sync_watermarks WHERE domain = $1"),
+                               in.domain, in.embedding_version));
+  if (!r.IsNull(0, 1) && r.GetInt64(0, 1) > in.embedding_version) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "embedding_version ", in.embedding_version, " is older than version ", r.GetInt64(0, 1),
+        ", which a sync of domain '", in.domain,
+        "' has completed: ClickHouse keeps the newer version's rows, so this run's would be "
+        "discarded. Sync at embedding_version ",
+        r.GetInt64(0, 1), " or higher (a higher one re-embeds everything)"));
+  }
+  if (!r.IsNull(0, 0)) result.watermark_us = r.GetInt64(0, 0);
+  return result;
+}
+
+absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, const FinishInput& in) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
+  RETURN_IF_ERROR(
+      conn->Query(absl::StrCat("INSERT INTO vecsync.sync_watermarks (domain, embedding_version, "
+                               "watermark) VALUES ($1, $2, ",
+                               kTimestampFromMicros,
+                               "$3::bigint) "
+                               "ON CONFLICT (domain, embedding_version) DO UPDATE SET "
+                               "watermark = GREATEST(sync_watermarks.watermark, "
+                               "EXCLUDED.watermark)"),
+                  in.domain, in.embedding_version, in.snapshot_us)
+          .status());
+  return engine::NoResult{};
+}
+
+}  // namespace
+
+Json PrepareInput::ToJson() const {
+  return {{"domain", domain}, {"embedding_version", embedding_version}};
+}
+
+absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
+  PrepareInput in;
+  JsonFields f(json, "sync-prepare input");
+  f.Required("domain", &in.domain);
+  f.Required("embedding_version", &in.embedding_version);
+  RETURN_IF_ERROR(f.status());
+  return in;
+}
+
+Json PrepareResult::ToJson() const {
+  return {{"watermark_us", watermark_us ? Json(*watermark_us) : Json()},
+          {"datetime64", datetime64},
+          {"summarizer_local", summarizer_local}};
+}
+
+absl::StatusOr<PrepareResult> PrepareResult::FromJson(const Json& json) {
+  PrepareResult r;
+  JsonFields f(json, "sync-prepare result");
+  f.Optional("watermark_us", &r.watermark_us);
+  f.Optional("datetime64", &r.datetime64);
+  // Absent from a result an older vecsync recorded: it batched as for a provider.
+  f.Optional("summarizer_local", &r.summarizer_local);
+  RETURN_IF_ERROR(f.status());
+  return r;
+}
+
+Json FinishInput::ToJson() const {
+  return {
+      {"domain", domain}, {"embedding_version", embedding_version}, {"snapshot_us", snapshot_us}};
+}
+
+absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
+  FinishInput in;
+  JsonFields f(json, "sync-finish input");
+  f.Required("domain", &in.domain);
+  f.Required("embedding_version", &in.embedding_version);
+  f.Required("snapshot_us", &in.snapshot_us);
+  RETURN_IF_ERROR(f.status());
+  return in;
+}
+
+absl::Status RegisterWatermarkActivities(engine::Registry* registry, const SyncEnvironment* env) {
+  RETURN_IF_ERROR(engine::RegisterActivity(
+      registry, kPrepareActivity,
+      [env](engine::ActivityContext&, const PrepareInput& in) { return Prepare(*env, in); }));
+  return engine::RegisterActivity(
+      registry, kFinishActivity,
+      [env](engine::ActivityContext&, const FinishInput& in) { return Finish(*env, in); });
+}
+
+}  // namespace vecsync::workflows
