@@ -40,6 +40,7 @@
 #include "tests/fake_provider.h"
 #include "tests/test_env.h"
 #include "workflows/sync/sync_entity_vectors.h"
+#include "workflows/sync/sync_migrations.h"
 
 namespace vecsync {
 namespace {
@@ -56,6 +57,11 @@ class Bench {
  public:
   Bench() : pool_(testing::TestDatabaseUrl(), 8) {
     Check(testing::ResetEngineSchema(), "schema");
+    {
+      auto conn = PgConnection::Connect(testing::TestDatabaseUrl());
+      Check(conn.status(), "connect");
+      Check(engine::Migrate(**conn, workflows::SyncMigrations()).status(), "sync schema");
+    }
     const char* ch = std::getenv("VECSYNC_CLICKHOUSE_URL");
     if (ch == nullptr) Check(absl::FailedPreconditionError("set VECSYNC_CLICKHOUSE_URL"), "env");
     // One ~600 MB RowBinary insert (the reference in measure 2) needs more than the default

@@ -11,6 +11,7 @@
 #include "tests/engine_fixture.h"
 #include "tests/fake_provider.h"
 #include "workflows/sync/sync_entity_vectors.h"
+#include "workflows/sync/sync_migrations.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -42,6 +43,7 @@ TEST_F(SyncCrashTest, KilledMidRunARestartFinishesWithExactCounts) {
   {
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(engine::Migrate(**conn, SyncMigrations()).ok());
     ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
     entities::SeedOptions seed;
     seed.teams = 4;

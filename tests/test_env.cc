@@ -69,7 +69,7 @@ absl::Status ResetEngineSchema() {
   if (!conn.ok()) return conn.status();
   absl::Status s = (*conn)->Execute("DROP SCHEMA IF EXISTS vecsync CASCADE");
   if (!s.ok()) return s;
-  return engine::Migrate(**conn).status();
+  return engine::Migrate(**conn, engine::EngineMigrations()).status();
 }
 
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {

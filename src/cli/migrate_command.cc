@@ -1,8 +1,9 @@
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "src/cli/commands.h"
 #include "src/common/pg.h"
-#include "src/engine/migrations.h"
+#include "workflows/register_all.h"
 
 namespace vecsync::cli {
 
@@ -16,10 +17,14 @@ void AddMigrateCommand(CLI::App& app) {
   cmd->callback([flags] {
     auto conn = PgConnection::Connect(flags->pg_url);
     if (!conn.ok()) return Fail(conn.status());
-    auto applied = engine::Migrate(**conn);
+    auto applied = workflows::MigrateAll(**conn);
     if (!applied.ok()) return Fail(applied.status());
-    std::cout << "schema at version " << engine::LatestSchemaVersion() << " (" << applied->size()
-              << " migration" << (applied->size() == 1 ? "" : "s") << " applied)\n";
+    std::string versions;
+    for (const engine::MigrationSet* set : workflows::AllMigrationSets()) {
+      absl::StrAppend(&versions, versions.empty() ? "" : ", ", set->component, " ", set->latest());
+    }
+    std::cout << "schema at versions " << versions << " (" << *applied << " migration"
+              << (*applied == 1 ? "" : "s") << " applied)\n";
   });
 }
 

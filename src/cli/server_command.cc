@@ -103,7 +103,7 @@ class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Servi
   grpc::Status GetServerInfo(grpc::ServerContext*, const vecsync::v1::GetServerInfoRequest*,
                              vecsync::v1::ServerInfo* info) override {
     info->set_version("0.1.0");
-    info->set_schema_version(engine::LatestSchemaVersion());
+    info->set_schema_version(engine::EngineMigrations().latest());
     info->set_identity(identity_);
     return grpc::Status::OK;
   }
@@ -122,7 +122,7 @@ void RunServer(const ServerFlags& flags) {
   {
     auto conn = PgConnection::Connect(flags.db.pg_url);
     if (!conn.ok()) return Fail(conn.status());
-    auto applied = engine::Migrate(**conn);
+    auto applied = workflows::MigrateAll(**conn);
     if (!applied.ok()) return Fail(applied.status());
   }
   // What the sync workflow talks to: the database, ClickHouse and the providers.

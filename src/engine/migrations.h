@@ -1,9 +1,20 @@
-// Versioned schema migrations for the `vecsync` PostgreSQL schema.
+// Versioned schema migrations in the `vecsync` PostgreSQL schema, one set per owner: the
+// engine's (its tables only, src/engine/migrations/) and each workflow's that keeps state of its
+// own (the sync's, workflows/sync/migrations/). Each owner owns its schema.
 //
-// The migrations are the files src/engine/migrations/NNNN_name.sql, embedded at build time and
-// applied in version order. Each applied version is recorded in vecsync.schema_migrations.
-// Migrate() holds a session advisory lock while it works, so two servers starting at once
-// apply each migration exactly once.
+// A set is the files <folder>/NNNN_name.sql, embedded at build time (embed_migrations.cmake)
+// and applied in version order. Each applied migration is recorded in vecsync.schema_migrations
+// under its set's component. Migrate() holds a session advisory lock while it works, so two
+// servers starting at once apply each migration exactly once.
+//
+// Example (where the program is composed):
+//   RETURN_IF_ERROR(engine::Migrate(conn, engine::EngineMigrations()).status());
+//   RETURN_IF_ERROR(engine::Migrate(conn, workflows::SyncMigrations()).status());
+//
+// Databases from before the sets were split recorded every migration in one numbering. Such a
+// table is upgraded in place: its rows become component "legacy", and each set's migration that
+// declares a legacy version (a "-- vecsync-legacy-version: N" line) counts as applied when the
+// legacy row N is there, which then moves under the set's component.
 #ifndef VECSYNC_ENGINE_MIGRATIONS_H_
 #define VECSYNC_ENGINE_MIGRATIONS_H_
 
@@ -19,20 +30,24 @@ struct Migration {
   int version;
   std::string name;
   std::string sql;
+  int legacy_version = 0;  // Its number in the single set of before the split; 0: none.
 };
 
-// Applies every embedded migration not yet applied, each in its own transaction. Returns the
+struct MigrationSet {
+  std::string component;              // "engine", "sync", …: the owner.
+  std::vector<Migration> migrations;  // In version order.
+
+  // The newest version of the set.
+  int latest() const { return migrations.empty() ? 0 : migrations.back().version; }
+};
+
+// Applies every migration of `set` not yet applied, each in its own transaction. Returns the
 // versions it applied (empty when the schema was current). FAILED_PRECONDITION when the
-// database holds a newer schema than this binary knows.
-absl::StatusOr<std::vector<int>> Migrate(PgConnection& conn);
+// database holds a newer version of the set than this binary knows.
+absl::StatusOr<std::vector<int>> Migrate(PgConnection& conn, const MigrationSet& set);
 
-// The newest version this binary knows.
-int LatestSchemaVersion();
-
-namespace internal {
-// Defined in the generated migrations_data.cc.
-const std::vector<Migration>& EmbeddedMigrations();
-}  // namespace internal
+// The engine's tables: executions, steps, history, schedules.
+const MigrationSet& EngineMigrations();
 
 }  // namespace vecsync::engine
 

@@ -22,6 +22,7 @@
 #include "src/clients/summarizer.h"
 #include "tests/engine_fixture.h"
 #include "workflows/sync/sync_entity_vectors.h"
+#include "workflows/sync/sync_migrations.h"
 #include "workflows/sync/vector_table.h"
 
 namespace vecsync::workflows {
@@ -160,6 +161,7 @@ class SyncTest : public testing::EngineTest {
     ASSERT_TRUE(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_).ok());
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(engine::Migrate(**conn, SyncMigrations()).ok());
     ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
     entities::SeedOptions seed;
     seed.teams = 10;  // Organization 5 (teams 9 and 10) has not approved AI processing.

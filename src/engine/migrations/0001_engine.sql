@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 1 (its number when one set held every owner's migrations)
 -- The durable workflow engine's state. Every state transition writes these tables in one
 -- transaction: history events, execution state and new tasks (steps) together.
 

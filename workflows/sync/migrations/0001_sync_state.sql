@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 2 (its number when one set held every owner's migrations)
 -- State of sync-entity-vectors, kept in vecsync's own schema: vecsync only reads the source
 -- tables.
 

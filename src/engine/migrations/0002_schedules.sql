@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 3 (its number when one set held every owner's migrations)
 -- Schedules: start a workflow at the times a cron spec names. The scheduler claims due rows
 -- with FOR UPDATE SKIP LOCKED, so several servers share the work and each due time is acted on
 -- once; the workflow it starts is named after the schedule and the due time, with a request_id

@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 6 (its number when one set held every owner's migrations)
 -- A local summarizer's summary reaches entity_state with its vector, in the flush that inserts
 -- the vector into ClickHouse: one write of entity_state per entity instead of two. NULL when
 -- the summary was recorded already (a provider's, recorded as it arrived) or for rows that

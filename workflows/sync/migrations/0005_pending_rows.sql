@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 7 (its number when one set held every owner's migrations)
 -- The flush embeds what it inserts: sync-process queues a summarized entity without a vector
 -- (NULL), and sync-flush embeds its `text` right before the RowBinary insert, so a 6 KB vector
 -- is never written to, logged by, read back from and deleted from PostgreSQL. Rows that keep

@@ -1,3 +1,4 @@
+-- vecsync-legacy-version: 9 (its number when one set held every owner's migrations)
 -- The hand-off between sync-process and sync-flush becomes one row per sync-process batch, its
 -- entities encoded together in `body` (workflows/queued_rows.h). A row per entity cost
 -- PostgreSQL an insert, a locked read, a delete and their vacuum per entity: more than the
