@@ -1,12 +1,21 @@
 // The offline providers, and the ClickHouse client against the real ClickHouse.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <future>
+#include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/clients/embedder.h"
 #include "src/clients/summarizer.h"
+#include "tests/test_env.h"
 
 namespace vecsync::clients {
 namespace {
@@ -95,6 +104,88 @@ TEST(ClickHouseClientTest, InsertsRowBinaryAndReadsItBack) {
   EXPECT_EQ(ClickHouseClient::Create("localhost:8123").status().code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE((*ch)->Execute("DROP TABLE vecsync_clients_test").ok());
+}
+
+std::unique_ptr<ClickHouseClient> ConnectClickHouse() {
+  const char* url = std::getenv("VECSYNC_CLICKHOUSE_URL");
+  EXPECT_NE(url, nullptr) << "VECSYNC_CLICKHOUSE_URL is not set: run through scripts/test";
+  auto ch = ClickHouseClient::Create(url == nullptr ? "" : url);
+  EXPECT_TRUE(ch.ok()) << ch.status();
+  return ch.ok() ? std::move(*ch) : nullptr;
+}
+
+// How many queries ClickHouse is running whose text contains `marker` (this one aside).
+int64_t Running(ClickHouseClient& ch, const std::string& marker) {
+  auto n = ch.Query("SELECT count() FROM system.processes WHERE query LIKE '%" + marker +
+                    "%' AND query NOT LIKE '%system.processes%'");
+  int64_t count = -1;
+  if (!n.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*n), &count)) return -1;
+  return count;
+}
+
+// A table whose every insert takes a second: a view behind it sleeps once per block.
+std::string SlowInsertTable(ClickHouseClient& ch) {
+  const std::string table = absl::StrCat("slow_inserts_", getpid());
+  EXPECT_TRUE(ch.Execute("DROP TABLE IF EXISTS " + table + "_view").ok());
+  EXPECT_TRUE(ch.Execute("DROP TABLE IF EXISTS " + table).ok());
+  EXPECT_TRUE(
+      ch.Execute("CREATE TABLE " + table + " (x UInt64) ENGINE = MergeTree ORDER BY x").ok());
+  EXPECT_TRUE(ch.Execute("CREATE MATERIALIZED VIEW " + table +
+                         "_view ENGINE = Null AS SELECT sleep(1) AS s FROM " + table)
+                  .ok());
+  return table;
+}
+
+void DropSlowInsertTable(ClickHouseClient& ch, const std::string& table) {
+  (void)ch.Execute("DROP TABLE IF EXISTS " + table + "_view");
+  (void)ch.Execute("DROP TABLE IF EXISTS " + table);
+}
+
+absl::Status InsertOne(ClickHouseClient& ch, const std::string& table, uint64_t x) {
+  RowBinaryWriter rows;
+  rows.UInt64(x);
+  return ch.InsertRowBinary(table + " (x)", rows.data());
+}
+
+TEST(ClickHouseClientTest, AQueryIsAnsweredWhileAnInsertOfTheSameClientRuns) {
+  auto ch = ConnectClickHouse();
+  auto watcher = ConnectClickHouse();  // Looks apart from the client under test.
+  ASSERT_TRUE(ch != nullptr && watcher != nullptr);
+  const std::string table = SlowInsertTable(*ch);
+  auto insert = std::async(std::launch::async, [&] { return InsertOne(*ch, table, 1); });
+  ASSERT_TRUE(testing::WaitUntil([&] { return Running(*watcher, "INSERT INTO " + table) == 1; },
+                                 absl::Seconds(5)));
+  // A client with one connection would answer only once the insert is done.
+  EXPECT_TRUE(ch->Query("SELECT count() FROM system.one").ok());
+  EXPECT_NE(insert.wait_for(std::chrono::milliseconds(0)), std::future_status::ready)
+      << "the query waited for the insert";
+  EXPECT_TRUE(insert.get().ok());
+  EXPECT_GE(ch->connections_opened(), 2u);
+  DropSlowInsertTable(*ch, table);
+}
+
+TEST(ClickHouseClientTest, TwoInsertsOfOneClientRunAtOnce) {
+  auto ch = ConnectClickHouse();
+  ASSERT_NE(ch, nullptr);
+  const std::string table = SlowInsertTable(*ch);
+  auto watcher = ConnectClickHouse();  // Counts apart from the client under test.
+  std::atomic<bool> done{false};
+  int64_t most = 0;
+  std::thread watch([&] {
+    while (!done) {
+      most = std::max(most, Running(*watcher, "INSERT INTO " + table));
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  auto first = std::async(std::launch::async, [&] { return InsertOne(*ch, table, 1); });
+  auto second = std::async(std::launch::async, [&] { return InsertOne(*ch, table, 2); });
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(second.get().ok());
+  done = true;
+  watch.join();
+  EXPECT_EQ(most, 2) << "the inserts ran one after the other";
+  EXPECT_EQ(ch->Query("SELECT count() FROM " + table).value(), "2\n");
+  DropSlowInsertTable(*ch, table);
 }
 
 TEST(RowBinaryReaderTest, ATruncatedOrOverlongBodyIsDataLossNeverAnOverread) {

@@ -115,15 +115,52 @@ absl::StatusOr<std::unique_ptr<ClickHouseClient>> ClickHouseClient::Create(const
   return std::unique_ptr<ClickHouseClient>(new ClickHouseClient(base));
 }
 
-ClickHouseClient::ClickHouseClient(std::string base_url)
-    : base_url_(std::move(base_url)), curl_(curl_easy_init()) {}
+ClickHouseClient::ClickHouseClient(std::string base_url) : base_url_(std::move(base_url)) {}
 
-ClickHouseClient::~ClickHouseClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+ClickHouseClient::~ClickHouseClient() {
+  absl::MutexLock lock(&mu_);
+  for (void* curl : idle_) curl_easy_cleanup(static_cast<CURL*>(curl));
+}
+
+void* ClickHouseClient::TakeConnection() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      void* curl = idle_.back();
+      idle_.pop_back();
+      return curl;
+    }
+    ++opened_;
+  }
+  return curl_easy_init();
+}
+
+void ClickHouseClient::ReturnConnection(void* curl) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (idle_.size() < kMaxIdleConnections) {
+      idle_.push_back(curl);
+      return;
+    }
+  }
+  curl_easy_cleanup(static_cast<CURL*>(curl));
+}
+
+size_t ClickHouseClient::connections_opened() const {
+  absl::MutexLock lock(&mu_);
+  return opened_;
+}
 
 absl::StatusOr<std::string> ClickHouseClient::Post(const std::string& query_param,
                                                    const std::string& body) {
-  absl::MutexLock lock(&mu_);
-  CURL* curl = static_cast<CURL*>(curl_);
+  CURL* curl = static_cast<CURL*>(TakeConnection());
+  if (curl == nullptr) return absl::ResourceExhaustedError("cannot open a ClickHouse connection");
+  // The connection goes back however the call ends.
+  struct Return {
+    ClickHouseClient* client;
+    CURL* curl;
+    ~Return() { client->ReturnConnection(curl); }
+  } give_back{this, curl};
   const std::string url =
       query_param.empty() ? base_url_ : base_url_ + "query=" + UrlEncode(curl, query_param);
   std::string response;

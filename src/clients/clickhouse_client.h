@@ -11,7 +11,9 @@
 // Errors: UNAVAILABLE when the server cannot be reached or answers 5xx (retry), INVALID_ARGUMENT
 // for a rejected query (4xx, the server's message included).
 //
-// Thread-safe: calls are serialized on one keep-alive connection.
+// Thread-safe: calls run concurrently, each on a keep-alive connection of its own taken from a
+// pool (a search is answered while an insert runs, and two inserts run at once). A connection
+// goes back to the pool when its call ends; the pool keeps up to kMaxIdleConnections.
 #ifndef VECSYNC_CLIENTS_CLICKHOUSE_CLIENT_H_
 #define VECSYNC_CLIENTS_CLICKHOUSE_CLIENT_H_
 
@@ -88,6 +90,9 @@ struct ClickHouseVersion {
 
 class ClickHouseClient {
  public:
+  // Idle connections kept for reuse; more are opened while more calls run at once.
+  static constexpr size_t kMaxIdleConnections = 8;
+
   // `url` is http://[user[:password]@]host:port; the database may be given as ?database=name.
   static absl::StatusOr<std::unique_ptr<ClickHouseClient>> Create(const std::string& url);
   ~ClickHouseClient();
@@ -103,14 +108,22 @@ class ClickHouseClient {
 
   absl::StatusOr<ClickHouseVersion> Version();
 
+  // Connections opened so far (for tests).
+  size_t connections_opened() const;
+
  private:
   explicit ClickHouseClient(std::string base_url);
   // POSTs `body`; `query_param`, when not empty, is the statement the body is data for.
   absl::StatusOr<std::string> Post(const std::string& query_param, const std::string& body);
+  // An idle connection (a CURL easy handle), or a new one.
+  void* TakeConnection();
+  // Hands `curl` back for reuse, or closes it when enough are idle.
+  void ReturnConnection(void* curl);
 
   const std::string base_url_;
-  absl::Mutex mu_;
-  void* curl_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex mu_;
+  std::vector<void*> idle_ ABSL_GUARDED_BY(mu_);
+  size_t opened_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vecsync::clients

@@ -1,5 +1,7 @@
 // sync-entity-vectors, sync-flush: embedding, inserting and recording queued rows, in parallel, in
 // order, under provider faults and retries.
+#include <thread>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "tests/sync/sync_fixture.h"
@@ -250,6 +252,42 @@ TEST_F(SyncTest, ARefusedKeyFailsTheRunWithoutFailingAnItemOrLosingOne) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
   EXPECT_EQ(summarizer_.items, summarized) << "the summaries were recorded as they arrived";
   EXPECT_EQ(ClickHouseKeys("action", 0), live);
+}
+
+TEST_F(SyncTest, TwoFlushesInsertIntoClickHouseAtOnce) {
+  // Every insert into the run's table takes a second (a view behind it sleeps once per block),
+  // and a watcher with a client of its own counts the inserts ClickHouse runs at once.
+  ASSERT_TRUE(clickhouse_->Execute("DROP TABLE IF EXISTS " + table_ + "_slow").ok());
+  ASSERT_TRUE(vectors_->CreateIfMissing().ok());
+  ASSERT_TRUE(clickhouse_
+                  ->Execute("CREATE MATERIALIZED VIEW " + table_ +
+                            "_slow ENGINE = Null AS SELECT sleep(1) AS s FROM " + table_)
+                  .ok());
+  auto watcher = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
+  ASSERT_TRUE(watcher.ok());
+  std::atomic<bool> done{false};
+  int64_t most = 0;
+  std::thread watch([&] {
+    while (!done) {
+      auto n = (*watcher)->Query(
+          "SELECT count() FROM system.processes WHERE query LIKE "
+          "'INSERT INTO " +
+          table_ + " %'");
+      int64_t running = 0;
+      if (n.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*n), &running)) {
+        most = std::max(most, running);
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  const ExecutionInfo e =
+      RunSync({{"domain", "action"}, {"summarize_batch_size", 25}, {"insert_batch_size", 50}});
+  done = true;
+  watch.join();
+  (void)clickhouse_->Execute("DROP TABLE IF EXISTS " + table_ + "_slow");
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  EXPECT_EQ(most, 2) << "the flushes' inserts waited for one another";
 }
 
 }  // namespace
