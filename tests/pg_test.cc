@@ -249,5 +249,18 @@ TEST_F(PgTest, ManyDistinctStatementsKeepTheCacheBounded) {
   EXPECT_GT(PreparedStatements(*conn_), 0);
 }
 
+TEST_F(PgTest, SessionsNameThemselvesVecsyncUnlessTheUrlNamesThem) {
+  auto name = conn_->Query("SELECT current_setting('application_name')");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(name->GetString(0, 0), "vecsync");
+  const std::string url = testing::TestDatabaseUrl();
+  auto named = PgConnection::Connect(url + (url.find('?') == std::string::npos ? "?" : "&") +
+                                     "application_name=reporting");
+  ASSERT_TRUE(named.ok()) << named.status();
+  name = (*named)->Query("SELECT current_setting('application_name')");
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(name->GetString(0, 0), "reporting");
+}
+
 }  // namespace
 }  // namespace vecsync

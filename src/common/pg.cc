@@ -193,7 +193,10 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
     return absl::InvalidArgumentError(
         "no PostgreSQL URL: set VECSYNC_PG_URL or pass --pg-url (postgresql://user@host:port/db)");
   }
-  PGconn* conn = PQconnectdb(url.c_str());
+  // vecsync's sessions name themselves in pg_stat_activity, unless the URL names them otherwise.
+  const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
+  const char* values[] = {url.c_str(), "vecsync", nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string message = PQerrorMessage(conn);

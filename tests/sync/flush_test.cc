@@ -1,10 +1,13 @@
 // sync-entity-vectors, sync-flush: embedding, inserting and recording queued rows, in parallel, in
 // order, under provider faults and retries.
+#include "workflows/sync/flush.h"
+
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 #include "tests/sync/sync_fixture.h"
+#include "tests/test_env.h"
 #include "workflows/sync/queued_rows.h"
 
 namespace vecsync::workflows {
@@ -16,7 +19,7 @@ TEST_F(SyncTest, FlushesEmbedInParallelTakeDisjointRowsAndNoVectorPassesThroughP
       "CREATE TABLE vecsync.batches_seen (body bytea); "
       "CREATE FUNCTION vecsync.note_batch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
       "  INSERT INTO vecsync.batches_seen VALUES (NEW.body); RETURN NEW; END $$; "
-      "CREATE TRIGGER note_batch BEFORE INSERT OR UPDATE ON vecsync.pending_batches "
+      "CREATE TRIGGER note_batch BEFORE INSERT OR UPDATE OF body ON vecsync.pending_batches "
       "  FOR EACH ROW EXECUTE FUNCTION vecsync.note_batch()");
   embedder_.delay = absl::Milliseconds(20);
   const engine::StartWorkflowResult run =
@@ -288,6 +291,89 @@ TEST_F(SyncTest, TwoFlushesInsertIntoClickHouseAtOnce) {
   ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
   EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
   EXPECT_EQ(most, 2) << "the flushes' inserts waited for one another";
+}
+
+TEST_F(SyncTest, AMinuteOnASlowProviderHoldsNoTransactionOpenForMoreThanAFewSeconds) {
+  // The flush's embeddings request takes a minute. A watcher on a connection of its own samples
+  // how long the oldest open transaction of vecsync's sessions has been open.
+  embedder_.delay = absl::Seconds(60);
+  auto watcher = PgConnection::Connect(testing::TestDatabaseUrl());
+  ASSERT_TRUE(watcher.ok());
+  std::atomic<bool> done{false};
+  double longest = 0;
+  std::thread watch([&] {
+    while (!done) {
+      auto r = (*watcher)->Query(
+          "SELECT COALESCE(max(EXTRACT(EPOCH FROM clock_timestamp() - xact_start)), 0)::float8 "
+          "FROM pg_stat_activity WHERE datname = current_database() "
+          "AND application_name = 'vecsync' AND pid <> pg_backend_pid() "
+          "AND xact_start IS NOT NULL");
+      if (r.ok()) longest = std::max(longest, r->GetDouble(0, 0));
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+  const absl::Time start = absl::Now();
+  const ExecutionInfo e = RunSync({{"domain", "action"}, {"entity_ids", {"1", "2", "3"}}});
+  const absl::Duration took = absl::Now() - start;
+  done = true;
+  watch.join();
+  ASSERT_EQ(e.status, WorkflowStatus::kCompleted) << e.failure.dump();
+  EXPECT_GE(took, absl::Seconds(60)) << "the provider was not slow after all";
+  EXPECT_GT(e.result["inserted"].get<int>(), 0);
+  EXPECT_LT(longest, 5.0) << "a transaction stayed open while the provider was waited on";
+}
+
+TEST_F(SyncTest, BatchesLeasedByAnotherFlushAreLeftToItUntilTheLeaseExpires) {
+  ASSERT_EQ(SyncWithARefusedKey().status, WorkflowStatus::kFailed);  // Leaves its batches.
+  const std::string pending = "SELECT count(*) FROM vecsync.pending_batches";
+  const int64_t queued = QueryInt(pending);
+  ASSERT_GT(queued, 0);
+  // A flush of another run leased them and died; its lease runs for an hour more.
+  Exec(
+      "UPDATE vecsync.pending_batches SET leased_by = 'another-run/7', "
+      "lease_expires_at = now() + interval '1 hour'");
+  const Json next = Sync({{"domain", "action"}});
+  EXPECT_EQ(next["carried_over"], 0);
+  EXPECT_EQ(QueryInt(pending), queued) << "a flush took batches another holds a lease on";
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+  // Once the lease expires, the next run's final flush takes them (and finds them synced).
+  Exec("UPDATE vecsync.pending_batches SET lease_expires_at = now() - interval '1 second'");
+  Sync({{"domain", "action"}});
+  EXPECT_EQ(QueryInt(pending), 0);
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
+}
+
+TEST_F(SyncTest, ARetryOfAFlushStepTakesOverWhatItsDeadAttemptLeasedAtOnce) {
+  const ExecutionInfo failed = SyncWithARefusedKey();
+  ASSERT_EQ(failed.status, WorkflowStatus::kFailed);
+  const int64_t rows = QueryInt("SELECT sum(row_count) FROM vecsync.pending_batches");
+  ASSERT_GT(rows, 0);
+  // Step 999 of the failed run leased every batch and died after its insert.
+  Exec("UPDATE vecsync.pending_batches SET leased_by = '" + failed.run_id +
+       "/999', lease_expires_at = now() + interval '1 hour'");
+  FlushInput in;
+  in.domain = "action";
+  in.insert_batch_size = 100000;
+  const engine::ActivityFunction* flush = registry_->FindActivity("sync-flush");
+  ASSERT_NE(flush, nullptr);
+  engine::ActivityInfo info;
+  info.run_id = failed.run_id;
+  info.activity_type = "sync-flush";
+  // Another step of the run finds nothing it may take.
+  info.seq = 998;
+  DirectActivityContext other(info);
+  absl::StatusOr<Json> none = (*flush)(other, in.ToJson());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ((*none)["inserted"], 0);
+  // The step's retry takes its batches over at once.
+  info.seq = 999;
+  info.attempt = 2;
+  DirectActivityContext retry(info);
+  absl::StatusOr<Json> retried = (*flush)(retry, in.ToJson());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ((*retried)["inserted"], rows);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM vecsync.pending_batches"), 0);
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys("posthog_action", "s.deleted"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "src/common/json_fields.h"
 #include "src/common/status_macros.h"
 #include "workflows/sync/committed_results.h"
@@ -37,50 +38,90 @@ absl::Status DropSupersededCarriedOver(Ledger& ledger, std::vector<FlushRow>& ro
   return absl::OkStatus();
 }
 
-absl::StatusOr<FlushResult> Flush(const SyncEnvironment& env, engine::ActivityContext& ctx,
-                                  const FlushInput& in) {
-  const std::string& run_id = ctx.info().run_id;
-  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
-  // A flush of one insert records its counts as it commits: a retry whose predecessor committed
-  // returns them, instead of flushing other batches under its name while those went uncounted.
-  // Attempts of one flush take turns (an advisory lock on the step), so that one that started
-  // beside a live predecessor waits for it instead of finding its batches locked.
-  const bool one_insert = in.max_batches == 1;
-  const FlushInsertOptions insert_options{in.domain, in.embed_batch_size, in.max_parallel_requests,
-                                          in.datetime64, env.embedder->dimensions()};
-  PendingBatches batches(*conn, in.domain);
-  Ledger ledger(*conn, in.domain);
-  FlushResult result;
-  result.more = false;
-  for (int insert = 1;; ++insert) {
-    // The batches stay locked until their rows are recorded as inserted: flushes running at
-    // once take different batches. Heartbeats go on while the rows are embedded and inserted,
-    // however long that takes: an attempt that holds the locks is never taken for a dead one
-    // and retried beside them.
-    KeepAlive keep_alive(ctx, env.keep_alive_interval,
-                         {{"stage", "flushing"}, {"inserted", result.inserted}});
-    PgTransaction txn(*conn);
-    RETURN_IF_ERROR(txn.Begin());
-    RETURN_IF_ERROR(conn->Query("SET LOCAL idle_in_transaction_session_timeout = 0").status());
-    if (one_insert) {
-      RETURN_IF_ERROR(conn->Query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, "
-                                  "0))",
-                                  run_id, std::to_string(ctx.info().seq))
-                          .status());
-      ASSIGN_OR_RETURN(std::optional<Json> committed, FindCommittedResult(*conn, ctx.info()));
-      if (committed) return FlushResult::FromJson(*committed);
+// Attempts of one flush step take turns: one that started beside a live predecessor (its
+// heartbeat timed out, and it goes on) waits for it, then finds its result. A session advisory
+// lock, polled: waiting in a statement would hold a snapshot for as long as it waits.
+class StepTurn {
+ public:
+  StepTurn(PgConnection& conn, const engine::ActivityInfo& info)
+      : conn_(conn), key_(absl::StrCat(info.run_id, "/", info.seq)) {}
+  StepTurn(const StepTurn&) = delete;
+  StepTurn& operator=(const StepTurn&) = delete;
+  ~StepTurn() {
+    if (held_) (void)conn_.Query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key_);
+  }
+
+  absl::Status Wait(engine::ActivityContext& ctx) {
+    while (true) {
+      ASSIGN_OR_RETURN(PgResult r,
+                       conn_.Query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key_));
+      if (r.GetBool(0, 0)) {
+        held_ = true;
+        return absl::OkStatus();
+      }
+      RETURN_IF_ERROR(ctx.Heartbeat({{"stage", "waiting for an earlier attempt"}}));
+      absl::SleepFor(absl::Milliseconds(200));
     }
+  }
+
+ private:
+  PgConnection& conn_;
+  const std::string key_;
+  bool held_ = false;
+};
+
+// Embeds, inserts and records one insert's worth of leased batches. Nothing it does holds a
+// transaction open but the last step, which records the rows and deletes the batches.
+class FlushOne {
+ public:
+  FlushOne(const SyncEnvironment& env, engine::ActivityContext& ctx, const FlushInput& in,
+           PgConnection& conn, const std::string& owner)
+      : env_(env), ctx_(ctx), in_(in), conn_(conn), owner_(owner) {}
+
+  enum class Outcome {
+    kNothingToTake,  // Nothing waits that another flush does not hold.
+    kFlushed,        // Added to `result`.
+    kSuperseded,     // Another attempt of the step committed first: `result` is its result.
+  };
+
+  // Leases batches and moves them to ClickHouse.
+  absl::StatusOr<Outcome> Run(FlushResult& result) {
+    PendingBatches batches(conn_, in_.domain);
     std::vector<TakenBatch> taken;
     ASSIGN_OR_RETURN(result.more,
-                     batches.Take(run_id, in.insert_batch_size, in.take_carried_over, taken));
-    if (taken.empty()) break;  // Nothing waits that another flush does not hold.
-    std::vector<FlushRow> rows = NewestRows(taken, &result.skipped_unchanged);
+                     batches.Lease(owner_, env_.batch_lease, ctx_.info().run_id,
+                                   in_.insert_batch_size, in_.take_carried_over, taken));
+    if (taken.empty()) return Outcome::kNothingToTake;
+    absl::StatusOr<Outcome> moved = Move(batches, taken, result);
+    if (!moved.ok()) (void)batches.Release(owner_);  // For another flush, or the retry.
+    return moved;
+  }
+
+ private:
+  absl::StatusOr<Outcome> Move(PendingBatches& batches, const std::vector<TakenBatch>& taken,
+                               FlushResult& result) {
+    Ledger ledger(conn_, in_.domain);
+    FlushResult delta;
+    std::vector<FlushRow> rows = NewestRows(taken, &delta.skipped_unchanged);
     RETURN_IF_ERROR(DropSupersededCarriedOver(ledger, rows));
-    ASSIGN_OR_RETURN(FlushInsert built, BuildFlushInsert(rows, insert_options, *env.embedder));
-    if (!built.encoded.empty()) RETURN_IF_ERROR(env.vectors->Insert(built.body));
-    // Record them as synced and drop the batches.
-    RETURN_IF_ERROR(batches.Delete(taken));
-    // In key order, as every flush locks the ledger's rows: two flushes that share entities
+    FlushInsert built;
+    {
+      // Heartbeats, and lease renewals, go on while the rows are embedded and inserted, however
+      // long that takes.
+      KeepAlive keep_alive(ctx_, env_.keep_alive_interval,
+                           {{"stage", "flushing"}, {"inserted", result.inserted}},
+                           [this] { RenewLease(); });
+      ASSIGN_OR_RETURN(
+          built, BuildFlushInsert(rows,
+                                  {in_.domain, in_.embed_batch_size, in_.max_parallel_requests,
+                                   in_.datetime64, env_.embedder->dimensions()},
+                                  *env_.embedder));
+      if (!built.encoded.empty()) RETURN_IF_ERROR(env_.vectors->Insert(built.body));
+    }
+    delta.inserted = static_cast<int64_t>(built.encoded.size());
+    delta.embedded = built.embedded;
+    delta.carried_over = built.carried_over;
+    // In key order, as every flush writes the ledger's rows: two flushes that share entities
     // wait for one another instead of deadlocking.
     auto by_key = [](const QueuedRow* a, const QueuedRow* b) {
       return std::tie(a->team_id, a->id) < std::tie(b->team_id, b->id);
@@ -88,21 +129,71 @@ absl::StatusOr<FlushResult> Flush(const SyncEnvironment& env, engine::ActivityCo
     std::sort(built.encoded.begin(), built.encoded.end(), by_key);
     std::sort(built.rejected.begin(), built.rejected.end(),
               [&](const auto& a, const auto& b) { return by_key(a.first.row, b.first.row); });
+    for (const auto& [r, error] : built.rejected) ++(r.own ? delta.failed : delta.carried_over);
+
+    // The one transaction: the batches go, their rows are recorded, and (for a flush of one
+    // insert) the attempt's result with them.
+    PgTransaction txn(conn_);
+    RETURN_IF_ERROR(txn.Begin());
+    RETURN_IF_ERROR(batches.DeleteLeased(owner_, taken));
     RETURN_IF_ERROR(ledger.RecordSynced(built.encoded));
     for (const auto& [r, error] : built.rejected) {
       RETURN_IF_ERROR(ledger.RecordFailure({r.row->team_id, std::string(r.row->id)}, error,
                                            r.row->row_version));
-      ++(r.own ? result.failed : result.carried_over);
     }
-    result.inserted += static_cast<int64_t>(built.encoded.size());
-    result.embedded += built.embedded;
-    result.carried_over += built.carried_over;
-    if (one_insert) {
+    FlushResult total = result;
+    total.inserted += delta.inserted;
+    total.embedded += delta.embedded;
+    total.failed += delta.failed;
+    total.carried_over += delta.carried_over;
+    total.skipped_unchanged += delta.skipped_unchanged;
+    if (in_.max_batches == 1) {
       ASSIGN_OR_RETURN(std::optional<Json> committed,
-                       RecordCommittedResult(*conn, ctx.info(), result.ToJson()));
-      if (committed) return FlushResult::FromJson(*committed);
+                       RecordCommittedResult(conn_, ctx_.info(), total.ToJson()));
+      if (committed) {  // Another attempt of this step committed first: this one rolls back.
+        ASSIGN_OR_RETURN(result, FlushResult::FromJson(*committed));
+        return Outcome::kSuperseded;
+      }
     }
     RETURN_IF_ERROR(txn.Commit());
+    result = total;
+    return Outcome::kFlushed;
+  }
+
+  // From the keep-alive thread: on a connection of its own, as the flush's may be busy.
+  void RenewLease() {
+    absl::StatusOr<PgPool::Lease> conn = env_.pool->Acquire();
+    if (conn.ok()) (void)PendingBatches(**conn, in_.domain).Renew(owner_, env_.batch_lease);
+  }
+
+  const SyncEnvironment& env_;
+  engine::ActivityContext& ctx_;
+  const FlushInput& in_;
+  PgConnection& conn_;
+  const std::string& owner_;
+};
+
+absl::StatusOr<FlushResult> Flush(const SyncEnvironment& env, engine::ActivityContext& ctx,
+                                  const FlushInput& in) {
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
+  // The flush's batches are leased in its step's name: a retry of the step takes them over.
+  const std::string owner = absl::StrCat(ctx.info().run_id, "/", ctx.info().seq);
+  // A flush of one insert records its result as it commits: a retry whose predecessor committed
+  // returns it, instead of flushing other batches under its name while those went uncounted.
+  const bool one_insert = in.max_batches == 1;
+  StepTurn turn(*conn, ctx.info());
+  if (one_insert) {
+    RETURN_IF_ERROR(turn.Wait(ctx));
+    ASSIGN_OR_RETURN(std::optional<Json> committed, FindCommittedResult(*conn, ctx.info()));
+    if (committed) return FlushResult::FromJson(*committed);
+  }
+  FlushResult result;
+  result.more = false;
+  for (int insert = 1;; ++insert) {
+    using Outcome = FlushOne::Outcome;
+    ASSIGN_OR_RETURN(Outcome outcome, FlushOne(env, ctx, in, *conn, owner).Run(result));
+    if (outcome == Outcome::kSuperseded) return result;
+    if (outcome == Outcome::kNothingToTake) break;
     RETURN_IF_ERROR(ctx.Heartbeat({{"inserted", result.inserted}}));
     if (!*result.more || insert == in.max_batches) break;
   }

@@ -1,8 +1,11 @@
-// sync-flush: moves queued rows to ClickHouse (FlushInput → FlushResult). It takes whole
+// sync-flush: moves queued rows to ClickHouse (FlushInput → FlushResult). It leases whole
 // pending batches (its run's own first; with take_carried_over, then those ended runs left),
 // up to insert_batch_size rows, keeps the newest row of each entity, embeds what has no vector
-// yet, inserts them as one RowBinary insert (flush_insert.h), records them in the ledger and
-// deletes the batches. Rows other runs queued that the ledger already holds are dropped.
+// yet and inserts them as one RowBinary insert (flush_insert.h), with no transaction open;
+// then, in one short transaction, records them in the ledger and deletes the batches. Rows
+// other runs queued that the ledger already holds are dropped. A flush that dies after its
+// insert leaves its batches leased: a retry of its step takes them over at once, any other
+// flush once the lease expires, and inserts them again (ClickHouse keeps one row per version).
 //
 // An item the embedder rejects is recorded as failed; an outage or rate limit fails the attempt
 // (nothing recorded, the engine retries it); a refused key fails the run. A flush of one insert

@@ -52,30 +52,37 @@ absl::StatusOr<std::vector<std::string>> PendingBatches::EndedRunsWithBatches(
   return ended;
 }
 
-absl::StatusOr<bool> PendingBatches::Take(const std::string& run_id, int64_t max_rows,
-                                          bool take_others, std::vector<TakenBatch>& taken) {
+absl::StatusOr<bool> PendingBatches::Lease(const std::string& owner, absl::Duration lease,
+                                           const std::string& run_id, int64_t max_rows,
+                                           bool take_others, std::vector<TakenBatch>& taken) {
   std::vector<std::string> others;
   if (take_others) {
     ASSIGN_OR_RETURN(others, EndedRunsWithBatches(run_id));
   }
   const std::string own_run = PgArrayLiteral(std::vector<std::string>{run_id});
   const std::string other_runs = PgArrayLiteral(others);
+  const int64_t lease_us = absl::ToInt64Microseconds(lease);
   int64_t rows = 0;
   for (const bool own : {true, false}) {
     if (!own && others.empty()) break;
     const std::string& runs = own ? own_run : other_runs;
-    // One batch per statement: SKIP LOCKED passes over what other flushes hold, and nothing is
-    // locked that is not taken.
+    // One batch per statement: SKIP LOCKED passes over a batch another flush is leasing at this
+    // instant, and the lease predicate over those other flushes hold.
     for (int64_t after = 0;;) {
       const int64_t room = taken.empty() ? std::numeric_limits<int64_t>::max() : max_rows - rows;
       if (room <= 0) break;
       ASSIGN_OR_RETURN(
           PgResult next,
-          conn_.QueryBinary("SELECT id, row_count, body FROM vecsync.pending_batches "
-                            "WHERE domain = $1 AND queued_by = ANY($2::uuid[]) AND id > $3 "
-                            "  AND row_count <= $4::bigint "
-                            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                            domain_, runs, after, room));
+          conn_.QueryBinary(
+              "UPDATE vecsync.pending_batches b SET leased_by = $5, "
+              "  lease_expires_at = now() + interval '1 microsecond' * $6::bigint "
+              "WHERE b.id = (SELECT id FROM vecsync.pending_batches "
+              "  WHERE domain = $1 AND queued_by = ANY($2::uuid[]) AND id > $3 "
+              "    AND row_count <= $4::bigint AND (leased_by IS NULL OR leased_by = $5 "
+              "      OR lease_expires_at < now()) "
+              "  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+              "RETURNING b.id, b.row_count, b.body",
+              domain_, runs, after, room, owner, lease_us));
       if (next.rows() == 0) break;
       after = next.GetInt64(0, 0);
       TakenBatch& batch = taken.emplace_back();
@@ -85,6 +92,7 @@ absl::StatusOr<bool> PendingBatches::Take(const std::string& run_id, int64_t max
       rows += next.GetInt64(0, 1);
       absl::StatusOr<std::vector<QueuedRow>> decoded = DecodeQueuedRows(batch.body);
       if (!decoded.ok()) {
+        (void)Release(owner);
         return absl::DataLossError(absl::StrCat(
             "pending batch ", batch.id, " in vecsync.pending_batches cannot be read (",
             decoded.status().message(), "): was it queued by another version of vecsync?"));
@@ -92,28 +100,51 @@ absl::StatusOr<bool> PendingBatches::Take(const std::string& run_id, int64_t max
       batch.rows = *std::move(decoded);
     }
   }
-  // Whether a batch that no flush holds waits still: looked for under a savepoint, so that the
-  // one found is not held until this flush ends.
+  // Whether a batch that no flush holds waits still.
   std::vector<int64_t> ids;
   for (const TakenBatch& b : taken) ids.push_back(b.id);
-  RETURN_IF_ERROR(conn_.Execute("SAVEPOINT look_for_more"));
   ASSIGN_OR_RETURN(PgResult left,
                    conn_.Query("SELECT 1 FROM vecsync.pending_batches "
                                "WHERE domain = $1 AND id <> ALL($3::bigint[]) AND "
-                               "(queued_by = $2::uuid OR queued_by = ANY($4::uuid[])) "
-                               "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                               "(queued_by = $2::uuid OR queued_by = ANY($4::uuid[])) AND "
+                               "(leased_by IS NULL OR lease_expires_at < now()) LIMIT 1",
                                domain_, run_id, PgArrayLiteral(ids), other_runs));
-  RETURN_IF_ERROR(conn_.Execute("ROLLBACK TO SAVEPOINT look_for_more"));
   return left.rows() > 0;
 }
 
-absl::Status PendingBatches::Delete(const std::vector<TakenBatch>& taken) {
+absl::Status PendingBatches::Renew(const std::string& owner, absl::Duration lease) {
+  return conn_
+      .Query(
+          "UPDATE vecsync.pending_batches "
+          "SET lease_expires_at = now() + interval '1 microsecond' * $2::bigint "
+          "WHERE leased_by = $1",
+          owner, absl::ToInt64Microseconds(lease))
+      .status();
+}
+
+absl::Status PendingBatches::Release(const std::string& owner) {
+  return conn_
+      .Query(
+          "UPDATE vecsync.pending_batches SET leased_by = NULL, lease_expires_at = NULL "
+          "WHERE leased_by = $1",
+          owner)
+      .status();
+}
+
+absl::Status PendingBatches::DeleteLeased(const std::string& owner,
+                                          const std::vector<TakenBatch>& taken) {
   std::vector<int64_t> ids;
   for (const TakenBatch& b : taken) ids.push_back(b.id);
-  return conn_
-      .Query("DELETE FROM vecsync.pending_batches WHERE id = ANY($1::bigint[])",
-             PgArrayLiteral(ids))
-      .status();
+  ASSIGN_OR_RETURN(PgResult deleted, conn_.Query("DELETE FROM vecsync.pending_batches "
+                                                 "WHERE id = ANY($1::bigint[]) AND leased_by = $2",
+                                                 PgArrayLiteral(ids), owner));
+  if (deleted.affected_rows() != static_cast<int64_t>(ids.size())) {
+    return absl::AbortedError(absl::StrCat(
+        "the flush's lease on ", ids.size() - static_cast<size_t>(deleted.affected_rows()),
+        " of its ", ids.size(),
+        " batches expired and another flush took them: it records nothing, and is retried"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace vecsync::workflows

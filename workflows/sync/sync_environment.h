@@ -24,6 +24,9 @@ struct SyncEnvironment {
   // How often an activity heartbeats from a thread of its own while it waits on the provider:
   // well inside the activities' 5-minute heartbeat timeout.
   absl::Duration keep_alive_interval = absl::Seconds(30);
+  // How long a flush's lease on its batches lasts unless renewed (it is, at every keep-alive):
+  // how soon another flush may take over the batches of one that died.
+  absl::Duration batch_lease = absl::Minutes(5);
 };
 
 }  // namespace vecsync::workflows
