@@ -7,8 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "src/common/mutex.h"
 #include "absl/time/clock.h"
 
 namespace vecsync::workflows {
@@ -24,14 +23,14 @@ class SlowFirstEmbedder : public clients::Embedder {
     if (texts.front() == "0") release.WaitForNotification();
     std::vector<std::vector<float>> out;
     for (const std::string& t : texts) {
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       started.push_back(std::stoi(t));
       out.push_back({static_cast<float>(std::stoi(t))});
     }
     return out;
   }
-  absl::Notification release;
-  absl::Mutex mu;
+  Notification release;
+  Mutex mu;
   std::vector<int> started;
 };
 
@@ -53,7 +52,7 @@ TEST(EmbedInBatchesTest, ASlowRequestHoldsUpOnlyABoundedNumberAfterIt) {
   // Unbounded, the other thread would answer all 19 other requests in this time.
   absl::SleepFor(absl::Milliseconds(300));
   {
-    absl::MutexLock lock(&embedder.mu);
+    MutexLock lock(&embedder.mu);
     EXPECT_LE(embedder.started.size(), 3u) << "requests 1-3 only: 2 × parallel after request 0";
   }
   embedder.release.Notify();

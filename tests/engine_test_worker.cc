@@ -1,15 +1,17 @@
 // A worker process for the crash test: runs the test workflows against the database named by
 // argv[1] until killed or sent SIGTERM.
+#include <atomic>
 #include <csignal>
 #include <iostream>
 
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "src/engine/worker.h"
 #include "tests/test_workflows.h"
 
 namespace {
-absl::Notification* g_stop = nullptr;
-void OnSignal(int) { g_stop->Notify(); }
+// Set by SIGTERM. A lock-free atomic: all a signal handler may safely touch.
+std::atomic<bool> g_stop_requested{false};
+void OnSignal(int) { g_stop_requested.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,10 +31,8 @@ int main(int argc, char** argv) {
     std::cerr << s << "\n";
     return 1;
   }
-  absl::Notification stop;
-  g_stop = &stop;
   std::signal(SIGTERM, OnSignal);
-  stop.WaitForNotification();
+  while (!g_stop_requested.load()) absl::SleepFor(absl::Milliseconds(20));
   worker.Shutdown();
   return 0;
 }

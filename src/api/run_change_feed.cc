@@ -9,7 +9,7 @@
 namespace vecsync::api {
 
 RunChangeFeed::Subscription::~Subscription() {
-  absl::MutexLock lock(&feed_->mu_);
+  MutexLock lock(&feed_->mu_);
   auto it = feed_->subscribers_.find(run_id_);
   if (it == feed_->subscribers_.end()) return;
   it->second.erase(this);
@@ -17,9 +17,9 @@ RunChangeFeed::Subscription::~Subscription() {
 }
 
 bool RunChangeFeed::Subscription::WaitForChange(absl::Duration timeout) {
-  absl::MutexLock lock(&feed_->mu_);
+  MutexLock lock(&feed_->mu_);
   auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return changed_ || feed_->stop_; };
-  feed_->mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  feed_->mu_.AwaitWithTimeout(Condition(&ready), timeout);
   const bool changed = changed_;
   changed_ = false;
   return changed;
@@ -35,7 +35,7 @@ void RunChangeFeed::Start() {
 
 void RunChangeFeed::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   if (listener_.joinable()) listener_.join();
@@ -43,7 +43,7 @@ void RunChangeFeed::Stop() {
 
 std::unique_ptr<RunChangeFeed::Subscription> RunChangeFeed::Subscribe(const std::string& run_id) {
   std::unique_ptr<Subscription> sub(new Subscription(this, run_id));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   subscribers_[run_id].insert(sub.get());
   return sub;
 }
@@ -51,12 +51,18 @@ std::unique_ptr<RunChangeFeed::Subscription> RunChangeFeed::Subscribe(const std:
 void RunChangeFeed::Signal(const std::string& run_id) {
   auto it = subscribers_.find(run_id);
   if (it == subscribers_.end()) return;
-  for (Subscription* sub : it->second) sub->changed_ = true;
+  for (Subscription* sub : it->second) {
+    sub->feed_->mu_.AssertHeld();  // Its feed is this one: the caller holds the lock.
+    sub->changed_ = true;
+  }
 }
 
 void RunChangeFeed::SignalAll() {
   for (auto& [run_id, subs] : subscribers_) {
-    for (Subscription* sub : subs) sub->changed_ = true;
+    for (Subscription* sub : subs) {
+      sub->feed_->mu_.AssertHeld();  // Its feed is this one: the caller holds the lock.
+      sub->changed_ = true;
+    }
   }
 }
 
@@ -65,7 +71,7 @@ void RunChangeFeed::ListenLoop() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stop_) return;
     }
     if (conn == nullptr || conn->broken()) {
@@ -84,13 +90,13 @@ void RunChangeFeed::ListenLoop() {
       }
       conn = std::move(*fresh);
       backoff = absl::Milliseconds(100);
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       SignalAll();
     }
     pollfd pfd{conn->socket(), POLLIN, 0};
     if (poll(&pfd, 1, 200) <= 0) continue;
     if (!conn->ConsumeInput().ok()) continue;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     while (auto n = conn->NextNotification()) {
       // vecsync_step carries "<run_id> <owner>"; the others carry the run_id alone.
       std::vector<std::string> parts = absl::StrSplit(n->second, ' ');

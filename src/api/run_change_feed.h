@@ -23,7 +23,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "absl/time/time.h"
 
 namespace vecsync::api {
@@ -59,7 +59,7 @@ class RunChangeFeed {
   void SignalAll() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string pg_url_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::set<Subscription*>> subscribers_ ABSL_GUARDED_BY(mu_);
   std::thread listener_;

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "src/api/api_server.h"
 #include "src/api/bearer_auth.h"
@@ -57,10 +57,9 @@ struct ServerFlags {
   std::string log_format = "text";
 };
 
-absl::Notification* g_stop = nullptr;
-void OnSignal(int) {
-  if (g_stop != nullptr && !g_stop->HasBeenNotified()) g_stop->Notify();
-}
+// Set by SIGTERM and SIGINT. A lock-free atomic: all a signal handler may safely touch.
+std::atomic<bool> g_stop_requested{false};
+void OnSignal(int) { g_stop_requested.store(true); }
 
 // Gauges read from the database at each scrape, cluster-wide: what is running and waiting. Each
 // query uses a partial index, so a scrape costs little however long the history grows.
@@ -242,11 +241,9 @@ void RunServer(const ServerFlags& flags) {
        {"scheduler", flags.scheduler ? "on" : "off"},
        {"metrics", ops ? absl::StrCat(flags.metrics_listen, " (port ", ops->port(), ")") : "off"}});
 
-  absl::Notification stop;
-  g_stop = &stop;
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
-  stop.WaitForNotification();
+  while (!g_stop_requested.load()) absl::SleepFor(absl::Milliseconds(50));
   LogInfo("shutting down");
   shutting_down = true;
   if (server) server->SetServing(false);

@@ -118,13 +118,13 @@ absl::StatusOr<std::unique_ptr<ClickHouseClient>> ClickHouseClient::Create(const
 ClickHouseClient::ClickHouseClient(std::string base_url) : base_url_(std::move(base_url)) {}
 
 ClickHouseClient::~ClickHouseClient() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (void* curl : idle_) curl_easy_cleanup(static_cast<CURL*>(curl));
 }
 
 void* ClickHouseClient::TakeConnection() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       void* curl = idle_.back();
       idle_.pop_back();
@@ -137,7 +137,7 @@ void* ClickHouseClient::TakeConnection() {
 
 void ClickHouseClient::ReturnConnection(void* curl) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (idle_.size() < kMaxIdleConnections) {
       idle_.push_back(curl);
       return;
@@ -147,7 +147,7 @@ void ClickHouseClient::ReturnConnection(void* curl) {
 }
 
 size_t ClickHouseClient::connections_opened() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return opened_;
 }
 

@@ -26,7 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::clients {
 
@@ -121,7 +121,7 @@ class ClickHouseClient {
   void ReturnConnection(void* curl);
 
   const std::string base_url_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<void*> idle_ ABSL_GUARDED_BY(mu_);
   size_t opened_ ABSL_GUARDED_BY(mu_) = 0;
 };

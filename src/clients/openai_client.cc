@@ -12,7 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "absl/time/clock.h"
 #include "src/common/metrics.h"
 #include "src/common/stable_hash.h"
@@ -109,12 +109,12 @@ absl::Status OpenAiOptions::Validate() const {
 // Idle keep-alive handles: each request borrows one, so concurrent requests run in parallel
 // and sequential ones reuse their connections.
 struct OpenAiHttp::Connection {
-  absl::Mutex mu;
+  Mutex mu;
   std::vector<CURL*> idle ABSL_GUARDED_BY(mu);
   int64_t sent ABSL_GUARDED_BY(mu) = 0;
 
   CURL* Borrow() {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     ++sent;
     if (idle.empty()) return curl_easy_init();
     CURL* c = idle.back();
@@ -122,7 +122,7 @@ struct OpenAiHttp::Connection {
     return c;
   }
   void Return(CURL* c) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     idle.push_back(c);
   }
   ~Connection() {
@@ -141,7 +141,7 @@ OpenAiHttp::OpenAiHttp(OpenAiOptions options)
 OpenAiHttp::~OpenAiHttp() = default;
 
 int64_t OpenAiHttp::requests_sent() const {
-  absl::MutexLock lock(&connection_->mu);
+  MutexLock lock(&connection_->mu);
   return connection_->sent;
 }
 
@@ -369,7 +369,7 @@ absl::StatusOr<std::string> OpenAiSummarizer::SummarizeOne(absl::string_view pro
 absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summarize(
     absl::string_view prompt, const std::vector<std::string>& inputs) {
   std::vector<absl::StatusOr<std::string>> out(inputs.size(), absl::UnknownError("not run"));
-  absl::Mutex mu;
+  Mutex mu;
   size_t next = 0;
   absl::Status fatal;
   // Each thread takes a shared slot per request, so concurrent calls share the cap.
@@ -377,23 +377,23 @@ absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summa
     while (true) {
       size_t i;
       {
-        absl::MutexLock lock(&mu);
+        MutexLock lock(&mu);
         if (next >= inputs.size() || !fatal.ok()) return;
         i = next++;
       }
       {
-        absl::MutexLock lock(&slots_mu_);
-        slots_mu_.Await(absl::Condition(
+        MutexLock lock(&slots_mu_);
+        slots_mu_.Await(Condition(
             +[](int* free) { return *free > 0; }, &free_slots_));
         --free_slots_;
       }
       absl::StatusOr<std::string> summary = SummarizeOne(prompt, inputs[i]);
       {
-        absl::MutexLock lock(&slots_mu_);
+        MutexLock lock(&slots_mu_);
         ++free_slots_;
       }
       const absl::StatusCode code = summary.status().code();
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       // Whole-batch conditions: bad credentials, or the provider down or throttling past our
       // retries. The engine retries the activity; no item is charged a failure.
       if (code == absl::StatusCode::kUnauthenticated ||

@@ -19,7 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "absl/time/time.h"
 #include "src/clients/embedder.h"
 #include "src/clients/rate_limiter.h"
@@ -110,7 +110,7 @@ class OpenAiSummarizer : public Summarizer {
   absl::StatusOr<std::string> SummarizeOne(absl::string_view prompt, const std::string& input);
 
   OpenAiHttp http_;
-  absl::Mutex slots_mu_;
+  Mutex slots_mu_;
   int free_slots_ ABSL_GUARDED_BY(slots_mu_);
 };
 

@@ -25,7 +25,7 @@ void RateLimiter::Acquire(int64_t tokens) {
   while (true) {
     absl::Duration wait = absl::ZeroDuration();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       const absl::Time now = absl::Now();
       Refill(now);
       if (blocked_until_ > now) {
@@ -53,7 +53,7 @@ void RateLimiter::Acquire(int64_t tokens) {
 
 void RateLimiter::Observe(int64_t remaining_requests, absl::Duration reset_requests,
                           int64_t remaining_tokens, absl::Duration reset_tokens) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   if (remaining_requests == 0) blocked_until_ = std::max(blocked_until_, now + reset_requests);
   if (remaining_tokens == 0) blocked_until_ = std::max(blocked_until_, now + reset_tokens);
@@ -63,7 +63,7 @@ void RateLimiter::Observe(int64_t remaining_requests, absl::Duration reset_reque
 }
 
 void RateLimiter::PauseFor(absl::Duration pause) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   blocked_until_ = std::max(blocked_until_, absl::Now() + pause);
 }
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "absl/time/time.h"
 
 namespace vecsync::clients {
@@ -38,7 +38,7 @@ class RateLimiter {
   void Refill(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const double rpm_, tpm_;
-  absl::Mutex mu_;
+  Mutex mu_;
   double requests_ ABSL_GUARDED_BY(mu_);
   double tokens_ ABSL_GUARDED_BY(mu_);
   absl::Time last_refill_ ABSL_GUARDED_BY(mu_);

@@ -9,7 +9,7 @@ namespace vecsync::metrics {
 namespace {
 
 struct Registry {
-  absl::Mutex mu;
+  Mutex mu;
   std::map<std::string, std::unique_ptr<Family>> families ABSL_GUARDED_BY(mu);
   std::vector<std::function<void()>> collectors ABSL_GUARDED_BY(mu);
 };
@@ -22,7 +22,7 @@ Registry& TheRegistry() {
 template <typename T, typename Make>
 T& GetOrCreate(const std::string& name, Make make) {
   Registry& r = TheRegistry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.families.find(name);
   if (it == r.families.end()) it = r.families.emplace(name, make()).first;
   return *static_cast<T*>(it->second.get());
@@ -70,13 +70,13 @@ Counter& Counter::Get(const std::string& name, const std::string& help,
 }
 
 void Counter::Add(const LabelValues& values, double by) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   values_[values] += by;
 }
 
 void Counter::Render(std::string* out) const {
   RenderHeader("counter", out);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (values_.empty() && labels_.empty()) absl::StrAppend(out, name_, " 0\n");
   for (const auto& [labels, v] : values_) {
     absl::StrAppend(out, name_, LabelText(labels), " ", Number(v), "\n");
@@ -90,18 +90,18 @@ Gauge& Gauge::Get(const std::string& name, const std::string& help,
 }
 
 void Gauge::Set(const LabelValues& values, double value) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   values_[values] = value;
 }
 
 void Gauge::Clear() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   values_.clear();
 }
 
 void Gauge::Render(std::string* out) const {
   RenderHeader("gauge", out);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& [labels, v] : values_) {
     absl::StrAppend(out, name_, LabelText(labels), " ", Number(v), "\n");
   }
@@ -120,7 +120,7 @@ Histogram& Histogram::Get(const std::string& name, const std::string& help,
 }
 
 void Histogram::Observe(const LabelValues& values, double value) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Series& s = series_[values];
   if (s.counts.empty()) s.counts.assign(buckets_.size() + 1, 0);
   size_t i = 0;
@@ -132,7 +132,7 @@ void Histogram::Observe(const LabelValues& values, double value) {
 
 void Histogram::Render(std::string* out) const {
   RenderHeader("histogram", out);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& [labels, s] : series_) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= buckets_.size(); ++i) {
@@ -147,7 +147,7 @@ void Histogram::Render(std::string* out) const {
 
 void AddCollector(std::function<void()> collect) {
   Registry& r = TheRegistry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   r.collectors.push_back(std::move(collect));
 }
 
@@ -155,12 +155,12 @@ std::string RenderAll() {
   Registry& r = TheRegistry();
   std::vector<std::function<void()>> collectors;
   {
-    absl::MutexLock lock(&r.mu);
+    MutexLock lock(&r.mu);
     collectors = r.collectors;
   }
   for (const auto& collect : collectors) collect();
   std::string out;
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   for (const auto& [name, family] : r.families) family->Render(&out);
   return out;
 }

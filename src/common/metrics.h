@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::metrics {
 
@@ -56,7 +56,7 @@ class Counter : public Family {
 
  private:
   using Family::Family;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -71,7 +71,7 @@ class Gauge : public Family {
 
  private:
   using Family::Family;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -95,7 +95,7 @@ class Histogram : public Family {
     uint64_t count = 0;
   };
   const std::vector<double> buckets_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<LabelValues, Series> series_ ABSL_GUARDED_BY(mu_);
 };
 

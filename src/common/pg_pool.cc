@@ -7,8 +7,8 @@ PgPool::PgPool(std::string url, int max_size, PlanCache plans)
 
 absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
+    MutexLock lock(&mu_);
+    mu_.Await(Condition(
         +[](PgPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
           return !p->idle_.empty() || p->open_ < p->max_size_;
         },
@@ -22,7 +22,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
   }
   absl::StatusOr<std::unique_ptr<PgConnection>> conn = PgConnection::Connect(url_, plans_);
   if (!conn.ok()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --open_;
     return conn.status();
   }
@@ -30,7 +30,7 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
 }
 
 void PgPool::Release(std::unique_ptr<PgConnection> conn) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (conn->broken()) {
     --open_;
     return;  // Closed as it goes out of scope; a later Acquire() reconnects.

@@ -19,7 +19,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "src/common/pg.h"
 
 namespace vecsync {
@@ -60,7 +60,7 @@ class PgPool {
   const std::string url_;
   const int max_size_;
   const PlanCache plans_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -21,7 +21,7 @@ ActivityContextImpl::ActivityContextImpl(const ClaimedActivity& activity, Store*
 }
 
 absl::Status ActivityContextImpl::Heartbeat(const Json& details) {
-  absl::MutexLock lock(&mu_);  // Concurrent heartbeats write one at a time.
+  MutexLock lock(&mu_);  // Concurrent heartbeats write one at a time.
   latest_details_ = details;
   const absl::Time now = absl::Now();
   if (!flags_->lost.load() && now - last_write_ >= throttle_) {

@@ -7,7 +7,7 @@
 
 #include <atomic>
 
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "src/engine/activity_context.h"
 #include "src/engine/store.h"
 
@@ -30,7 +30,7 @@ class ActivityContextImpl : public ActivityContext {
 
   // The latest details given to Heartbeat(); null when none were.
   Json latest_details() const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return latest_details_;
   }
 
@@ -41,7 +41,7 @@ class ActivityContextImpl : public ActivityContext {
   AttemptFlags* const flags_;
   const absl::Duration lease_;
   const absl::Duration throttle_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::Time last_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   Json latest_details_ ABSL_GUARDED_BY(mu_);
 };

@@ -2,7 +2,7 @@
 // workflow: closed steps delivered without a database read, and flags that wake the workflow.
 //
 // Thread-safe: every field is guarded by `mu`; writers signal waiters by changing a field
-// that the waiter's absl::Condition reads.
+// that the waiter's Condition reads.
 #ifndef VECSYNC_ENGINE_RUN_STATE_H_
 #define VECSYNC_ENGINE_RUN_STATE_H_
 
@@ -11,13 +11,13 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "src/engine/store.h"
 
 namespace vecsync::engine {
 
 struct RunState {
-  absl::Mutex mu;
+  Mutex mu;
   // Steps that closed while the workflow waited (activity completions from this process).
   std::map<int64_t, StepRecord> delivered ABSL_GUARDED_BY(mu);
   // Something changed in the database (a notification arrived): look again.
@@ -29,23 +29,23 @@ struct RunState {
   std::string abort_reason ABSL_GUARDED_BY(mu);
 
   void Abort(std::string reason, bool shutdown) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     if (aborted) return;
     aborted = true;
     shutting_down = shutdown;
     abort_reason = std::move(reason);
   }
   void Deliver(StepRecord step) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     int64_t seq = step.seq;
     delivered[seq] = std::move(step);
   }
   void RequestRefresh() {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     refresh_needed = true;
   }
   void SetCancelRequested() {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     cancel_requested = true;
   }
 };

@@ -16,7 +16,7 @@ void Scheduler::Start() {
 
 void Scheduler::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -38,9 +38,9 @@ void Scheduler::Loop() {
       wake = absl::Now() + backoff;
       backoff = std::min(backoff * 2, absl::Seconds(10));
     }
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; };
-    mu_.AwaitWithDeadline(absl::Condition(&stopping), wake);
+    mu_.AwaitWithDeadline(Condition(&stopping), wake);
     if (stop_) return;
   }
 }

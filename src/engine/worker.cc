@@ -99,14 +99,14 @@ Worker::Worker(std::string pg_url, const Registry* registry, WorkerOptions optio
 Worker::~Worker() { Shutdown(); }
 
 WorkerStats Worker::stats() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return stats_;
 }
 
 absl::Status Worker::Start() {
   RETURN_IF_ERROR(options_.Validate());
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (started_) return absl::FailedPreconditionError("worker already started");
     started_ = true;
   }
@@ -143,7 +143,7 @@ absl::Status Worker::Start() {
 
 void Worker::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!started_ || stop_background_) return;
     stop_claiming_ = true;
   }
@@ -153,25 +153,25 @@ void Worker::Shutdown() {
   const absl::Time grace_end = absl::Now() + options_.shutdown_grace;
   // 1. Let running attempts finish within the grace period.
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto idle = [this]()
                     ABSL_NO_THREAD_SAFETY_ANALYSIS { return executing_ == 0 && queued_.empty(); };
-    mu_.AwaitWithDeadline(absl::Condition(&idle), grace_end);
+    mu_.AwaitWithDeadline(Condition(&idle), grace_end);
   }
   // 2. Record the results gathered so far.
   auto wait_flushed = [this] {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto flushed = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return completions_.empty() && !flushing_;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&flushed), absl::Now() + absl::Seconds(5));
+    mu_.AwaitWithDeadline(Condition(&flushed), absl::Now() + absl::Seconds(5));
   };
   wait_flushed();
   // 3. Hand back what did not finish: queued attempts and running ones (whose heartbeats now
   //    return ABORTED and whose results will be void).
   std::vector<LeaseKey> hand_back;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (auto& [key, attempt] : attempts_) {
       attempt->flags.lost = true;
       hand_back.push_back(attempt->key);
@@ -193,11 +193,11 @@ void Worker::Shutdown() {
   // 4. Stop the workflow threads; each hands its run back.
   std::vector<std::thread> run_threads;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (auto& [run_id, entry] : runs_) entry->state->Abort("worker is shutting down", true);
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (auto& [run_id, entry] : runs_) run_threads.push_back(std::move(entry->thread));
     stop_background_ = true;
   }
@@ -208,14 +208,14 @@ void Worker::Shutdown() {
   threads_.clear();
   if (flusher_.joinable()) flusher_.join();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     runs_.clear();
   }
   LogInfo("worker stopped", {{"identity", identity_}});
 }
 
 void Worker::WakeAll() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   workflow_wakeup_ = true;
   activity_wakeup_ = true;
   for (auto& [run_id, entry] : runs_) entry->state->RequestRefresh();
@@ -225,16 +225,16 @@ void Worker::WakeAll() {
 
 void Worker::OnNotification(const std::string& channel, const std::string& payload) {
   if (channel == "vecsync_workflow") {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     workflow_wakeup_ = true;
   } else if (channel == "vecsync_activity") {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     activity_wakeup_ = true;
   } else if (channel == "vecsync_step" || channel == "vecsync_run") {
     std::vector<std::string> parts = absl::StrSplit(payload, ' ');
     // A step this worker completed was already delivered in memory.
     if (parts.size() > 1 && parts[1] == identity_) return;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = runs_.find(parts[0]);
     if (it != runs_.end()) it->second->state->RequestRefresh();
   }
@@ -245,7 +245,7 @@ void Worker::ListenLoop() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stop_background_) return;
     }
     if (conn == nullptr || conn->broken()) {
@@ -294,19 +294,19 @@ void Worker::WorkflowClaimLoop() {
     int free = 0;
     std::vector<std::thread> finished;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_claiming_ || (workflow_wakeup_ && static_cast<int>(runs_.size()) <
                                                           options_.max_concurrent_workflows);
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.poll_interval);
+      mu_.AwaitWithTimeout(Condition(&ready), options_.poll_interval);
       finished = ReapFinishedRuns();
       free = options_.max_concurrent_workflows - static_cast<int>(runs_.size());
       workflow_wakeup_ = false;
     }
     for (std::thread& t : finished) t.join();
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (stop_claiming_) return;
     }
     if (free <= 0) continue;
@@ -322,7 +322,7 @@ void Worker::WorkflowClaimLoop() {
     backoff = absl::Milliseconds(50);
     std::vector<ClaimedRun> hand_back;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (static_cast<int>(claimed->size()) == limit) workflow_wakeup_ = true;
       for (ClaimedRun& run : *claimed) {
         auto held = runs_.find(run.run_id);
@@ -350,7 +350,7 @@ void Worker::WorkflowClaimLoop() {
         runs_[run_id] = std::move(entry);
         raw->thread = std::thread([this, raw, run = std::move(run)]() mutable {
           RunWorkflow(std::move(run), raw->state);
-          absl::MutexLock lock(&mu_);
+          MutexLock lock(&mu_);
           raw->done = true;
           workflow_wakeup_ = true;
         });
@@ -395,7 +395,7 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
   }
   if (ctx.aborted(&shutting_down)) {
     if (shutting_down) (void)store_->ReleaseRun(run.run_id, run.generation);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!shutting_down) ++stats_.leases_lost;
     return;
   }
@@ -420,7 +420,7 @@ void Worker::RunWorkflow(ClaimedRun run, std::shared_ptr<RunState> state) {
     LogInfo("workflow closed", {{"workflow_id", run.workflow_id},
                                 {"run_id", run.run_id},
                                 {"status", std::string(WorkflowStatusName(status))}});
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ++stats_.runs_closed;
   } else {
     LogWarning("workflow finished but its run was no longer held",
@@ -435,13 +435,13 @@ void Worker::ActivityClaimLoop() {
   while (true) {
     int free = 0;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       const absl::Time deadline = std::min(absl::Now() + options_.poll_interval, next_retry_at_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_claiming_ || (activity_wakeup_ && static_cast<int>(attempts_.size()) <
                                                           options_.max_concurrent_activities);
       };
-      mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+      mu_.AwaitWithDeadline(Condition(&ready), deadline);
       if (stop_claiming_) return;
       if (absl::Now() >= next_retry_at_) next_retry_at_ = absl::InfiniteFuture();
       free = options_.max_concurrent_activities - static_cast<int>(attempts_.size());
@@ -458,7 +458,7 @@ void Worker::ActivityClaimLoop() {
       continue;
     }
     backoff = absl::Milliseconds(50);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (static_cast<int>(claimed->size()) == limit) activity_wakeup_ = true;
     for (ClaimedActivity& a : *claimed) {
       auto entry = std::make_unique<AttemptEntry>();
@@ -474,18 +474,18 @@ void Worker::ActivityExecutorLoop() {
   while (true) {
     ClaimedActivity activity;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_executors_ || !queued_.empty();
       };
-      mu_.Await(absl::Condition(&ready));
+      mu_.Await(Condition(&ready));
       if (stop_executors_) return;
       activity = std::move(queued_.front());
       queued_.pop_front();
       ++executing_;
     }
     const bool result_pending = RunActivity(activity);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     --executing_;
     // A successful attempt keeps its entry, and so its lease renewals, until the flusher has
     // recorded the result.
@@ -496,7 +496,7 @@ void Worker::ActivityExecutorLoop() {
 bool Worker::RunActivity(const ClaimedActivity& activity) {
   AttemptFlags* flags = nullptr;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     flags = &attempts_.at({activity.run_id, activity.seq, activity.generation})->flags;
   }
   absl::Duration throttle = options_.heartbeat_throttle;
@@ -531,7 +531,7 @@ bool Worker::RunActivity(const ClaimedActivity& activity) {
   }
   if (flags->lost.load()) return false;  // Someone else owns it now; the result is void.
   if (result.ok()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     completions_.push_back(
         {activity.run_id, activity.seq, activity.generation, std::move(*result)});
     return true;
@@ -540,7 +540,7 @@ bool Worker::RunActivity(const ClaimedActivity& activity) {
   absl::StatusOr<AttemptOutcome> outcome = RetryUnavailable(
       [&] { return store_->FailActivity(activity, result.status(), ctx.latest_details(), &delay); },
       absl::Now() + absl::Seconds(30));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++stats_.activities_failed;
   if (outcome.ok() && *outcome == AttemptOutcome::kRetryScheduled) {
     next_retry_at_ = std::min(next_retry_at_, absl::Now() + delay);
@@ -556,17 +556,17 @@ void Worker::CompletionFlushLoop() {
   while (true) {
     std::vector<CompletedActivity> batch;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto ready = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return stop_background_ || !completions_.empty();
       };
-      mu_.Await(absl::Condition(&ready));
+      mu_.Await(Condition(&ready));
       if (completions_.empty()) return;  // Stopping and nothing left.
       batch.swap(completions_);
       flushing_ = true;
     }
     absl::StatusOr<std::vector<LeaseKey>> accepted = RecordCompletions(batch);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     flushing_ = false;
     for (const CompletedActivity& c : batch) attempts_.erase({c.run_id, c.seq, c.generation});
     if (!accepted.ok()) {
@@ -632,7 +632,7 @@ absl::StatusOr<std::vector<LeaseKey>> Worker::RecordCompletions(
 void Worker::RenewLeases() {
   std::vector<LeaseKey> run_keys, attempt_keys;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const auto& [run_id, entry] : runs_) {
       if (!entry->done) run_keys.push_back({run_id, -1, entry->generation});
     }
@@ -643,7 +643,7 @@ void Worker::RenewLeases() {
   if (runs.ok()) {
     std::map<std::string, bool> held;
     for (const LeaseState& s : *runs) held[s.key.run_id] = s.cancel_requested;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const LeaseKey& key : run_keys) {
       auto it = runs_.find(key.run_id);
       if (it == runs_.end() || it->second->generation != key.generation) continue;
@@ -660,7 +660,7 @@ void Worker::RenewLeases() {
   if (attempts.ok()) {
     std::map<std::pair<std::string, int64_t>, bool> held;
     for (const LeaseState& s : *attempts) held[{s.key.run_id, s.key.seq}] = s.cancel_requested;
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const LeaseKey& key : attempt_keys) {
       auto it = attempts_.find({key.run_id, key.seq, key.generation});
       if (it == attempts_.end()) continue;
@@ -680,9 +680,9 @@ void Worker::MaintenanceLoop() {
   absl::Time next_sweep = absl::Now();
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       auto stopping = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_background_; };
-      mu_.AwaitWithDeadline(absl::Condition(&stopping), std::min(next_renew, next_sweep));
+      mu_.AwaitWithDeadline(Condition(&stopping), std::min(next_renew, next_sweep));
       if (stop_background_) return;
     }
     const absl::Time now = absl::Now();
@@ -699,7 +699,7 @@ void Worker::MaintenanceLoop() {
       if (!swept.ok()) {
         LogWarning("timeout sweep failed", {{"error", swept.status().ToString()}});
       } else if (*swept > 0) {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         activity_wakeup_ = true;
         next_retry_at_ = absl::Now();
       }

@@ -28,7 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "absl/time/time.h"
 #include "src/common/pg_pool.h"
 #include "src/engine/registry.h"
@@ -126,7 +126,7 @@ class Worker {
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<Store> store_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_claiming_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_executors_ ABSL_GUARDED_BY(mu_) = false;

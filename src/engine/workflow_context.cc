@@ -32,18 +32,18 @@ WorkflowContextImpl::WorkflowContextImpl(const ClaimedRun& run, std::vector<Step
 }
 
 bool WorkflowContextImpl::cancel_requested() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   return state_->cancel_requested;
 }
 
 bool WorkflowContextImpl::aborted(bool* shutting_down) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   if (shutting_down != nullptr) *shutting_down = state_->shutting_down;
   return state_->aborted;
 }
 
 absl::Status WorkflowContextImpl::Usable() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   if (state_->aborted) return absl::AbortedError(state_->abort_reason);
   return absl::OkStatus();
 }
@@ -86,7 +86,7 @@ absl::Status WorkflowContextImpl::FlushProgress() {
 }
 
 absl::Status WorkflowContextImpl::TakeDelivered() {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   return TakeDeliveredLocked();
 }
 
@@ -177,14 +177,14 @@ absl::Status WorkflowContextImpl::WaitForChange() {
   bool refresh = false;
   bool cancel = false;
   {
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const bool seen = cancel_seen_;
     RunState* const s = state_;
     auto changed_fn = [s, seen]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return s->aborted || s->refresh_needed || !s->delivered.empty() ||
              (s->cancel_requested && !seen);
     };
-    const bool changed = state_->mu.AwaitWithTimeout(absl::Condition(&changed_fn), poll_interval_);
+    const bool changed = state_->mu.AwaitWithTimeout(Condition(&changed_fn), poll_interval_);
     RETURN_IF_ERROR(TakeDeliveredLocked());
     refresh = state_->refresh_needed || !changed;
     state_->refresh_needed = false;
@@ -306,13 +306,13 @@ absl::Status WorkflowContextImpl::Sleep(absl::Duration duration) {
   while (absl::Now() < fire_at) {
     bool cancel = false;
     {
-      absl::MutexLock lock(&state_->mu);
+      MutexLock lock(&state_->mu);
       const bool seen = cancel_seen_;
       RunState* const s = state_;
       auto woken = [s, seen]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return s->aborted || (s->cancel_requested && !seen);
       };
-      state_->mu.AwaitWithDeadline(absl::Condition(&woken), fire_at);
+      state_->mu.AwaitWithDeadline(Condition(&woken), fire_at);
       if (state_->aborted) return absl::AbortedError(state_->abort_reason);
       cancel = state_->cancel_requested && !cancel_seen_;
     }

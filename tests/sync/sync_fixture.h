@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 #include "entities/action.h"
 #include "entities/registry.h"
 #include "entities/sample_data.h"
@@ -42,7 +42,7 @@ class CountingSummarizer : public clients::Summarizer {
       absl::string_view prompt, const std::vector<std::string>& inputs) override {
     items += static_cast<int>(inputs.size());
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       last_prompt_ = std::string(prompt);
     }
     // Items are paid for one by one; once, the provider goes away after `fail_once_after`.
@@ -68,13 +68,13 @@ class CountingSummarizer : public clients::Summarizer {
   bool is_local = false;  // Runs in-process, like the template summarizer, or is a provider.
   bool reads_prompt = false;
   std::string last_prompt() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return last_prompt_;
   }
 
  private:
   clients::TemplateSummarizer inner_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::string last_prompt_ ABSL_GUARDED_BY(mu_);
 };
 

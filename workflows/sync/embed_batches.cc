@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::workflows {
 
@@ -13,7 +13,7 @@ absl::Status EmbedInBatches(clients::Embedder& embedder, absl::Span<const std::s
   const size_t requests = (texts.size() + batch - 1) / batch;
   const size_t threads = std::min(requests, static_cast<size_t>(std::max(parallel, 1)));
   const size_t window = 2 * threads;  // Requests started beyond the oldest unanswered one.
-  absl::Mutex mu;
+  Mutex mu;
   size_t next = 0;    // The next request to send.
   size_t oldest = 0;  // The oldest request not answered yet.
   std::vector<bool> answered(requests, false);
@@ -23,8 +23,8 @@ absl::Status EmbedInBatches(clients::Embedder& embedder, absl::Span<const std::s
     while (true) {
       size_t request = 0;
       {
-        absl::MutexLock lock(&mu);
-        mu.Await(absl::Condition(&may_send));
+        MutexLock lock(&mu);
+        mu.Await(Condition(&may_send));
         if (!failed.ok() || next == requests) return;
         request = next++;
       }
@@ -32,7 +32,7 @@ absl::Status EmbedInBatches(clients::Embedder& embedder, absl::Span<const std::s
       const size_t n = std::min(batch, texts.size() - first);
       absl::StatusOr<std::vector<std::vector<float>>> vectors = embedder.Embed(
           std::vector<std::string>(texts.begin() + first, texts.begin() + first + n));
-      absl::MutexLock lock(&mu);
+      MutexLock lock(&mu);
       answered[request] = true;
       while (oldest < requests && answered[oldest]) ++oldest;
       if (!failed.ok()) return;

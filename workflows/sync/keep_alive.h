@@ -12,7 +12,7 @@
 #include <functional>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "src/common/mutex.h"
 #include "absl/time/time.h"
 #include "src/common/json.h"
 #include "src/engine/activity_context.h"
@@ -31,7 +31,7 @@ class KeepAlive {
   ~KeepAlive();
 
  private:
-  absl::Notification done_;  // Before thread_: the thread waits on it.
+  Notification done_;  // Before thread_: the thread waits on it.
   std::thread thread_;
 };
 
