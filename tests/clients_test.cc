@@ -188,6 +188,49 @@ TEST(ClickHouseClientTest, TwoInsertsOfOneClientRunAtOnce) {
   DropSlowInsertTable(*ch, table);
 }
 
+TEST(ClickHouseClientTest, AnInsertWrittenInChunksIsStoredWholeAndAnAbortedOneNotAtAll) {
+  auto ch = ConnectClickHouse();
+  ASSERT_NE(ch, nullptr);
+  const std::string table = absl::StrCat("streamed_inserts_", getpid());
+  ASSERT_TRUE(ch->Execute("DROP TABLE IF EXISTS " + table).ok());
+  ASSERT_TRUE(
+      ch->Execute("CREATE TABLE " + table + " (x UInt64, s String) ENGINE = MergeTree ORDER BY x")
+          .ok());
+  auto rows = [](uint64_t first, uint64_t n) {
+    RowBinaryWriter w;
+    for (uint64_t x = first; x < first + n; ++x) {
+      w.UInt64(x);
+      w.String(std::string(100, 'a'));
+    }
+    return w.Release();
+  };
+  auto count = [&] { return ch->Query("SELECT count() FROM " + table).value(); };
+  {
+    auto insert = ch->StartInsert(table + " (x, s)");
+    ASSERT_TRUE(insert.ok()) << insert.status();
+    for (uint64_t chunk = 0; chunk < 20; ++chunk) {
+      ASSERT_TRUE((*insert)->Write(rows(chunk * 1000, 1000)).ok());
+    }
+    ASSERT_TRUE((*insert)->Finish().ok());
+  }
+  EXPECT_EQ(count(), "20000\n");
+  {
+    // Written, then abandoned before it is finished (a flush whose embedder failed midway).
+    auto insert = ch->StartInsert(table + " (x, s)");
+    ASSERT_TRUE(insert.ok());
+    ASSERT_TRUE((*insert)->Write(rows(100000, 1000)).ok());
+  }
+  EXPECT_EQ(count(), "20000\n") << "an aborted insert stored rows";
+  // An insert ClickHouse refuses says so, from Write or Finish.
+  auto refused = ch->StartInsert(table + "_missing (x, s)");
+  ASSERT_TRUE(refused.ok());
+  absl::Status s = (*refused)->Write(rows(0, 10));
+  if (s.ok()) s = (*refused)->Finish();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(ch->Query("SELECT 1").ok()) << "the client works after a refused insert";
+  (void)ch->Execute("DROP TABLE IF EXISTS " + table);
+}
+
 TEST(RowBinaryReaderTest, ATruncatedOrOverlongBodyIsDataLossNeverAnOverread) {
   RowBinaryWriter rows;
   rows.String("hello");

@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,36 @@ namespace {
 size_t AppendBody(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
+}
+
+// What a finished request means: its curl code, HTTP status and body.
+absl::Status StatusOfRequest(CURL* curl, CURLcode rc, const std::string& response) {
+  if (rc != CURLE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("ClickHouse request failed: ", curl_easy_strerror(rc)));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 500) {
+    return absl::UnavailableError(absl::StrCat("ClickHouse answered ", status, ": ",
+                                               absl::string_view(response).substr(0, 500)));
+  }
+  if (status >= 400) {
+    return absl::InvalidArgumentError(absl::StrCat("ClickHouse rejected the query (", status, "): ",
+                                                   absl::string_view(response).substr(0, 500)));
+  }
+  return absl::OkStatus();
+}
+
+// The options every request sets.
+void SetCommonOptions(CURL* curl, const std::string& url, std::string* response) {
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, response);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 300000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 }
 
 std::string UrlEncode(CURL* curl, const std::string& s) {
@@ -128,6 +160,8 @@ void* ClickHouseClient::TakeConnection() {
     if (!idle_.empty()) {
       void* curl = idle_.back();
       idle_.pop_back();
+      // The last request's options go; its live connection stays.
+      curl_easy_reset(static_cast<CURL*>(curl));
       return curl;
     }
     ++opened_;
@@ -164,30 +198,10 @@ absl::StatusOr<std::string> ClickHouseClient::Post(const std::string& query_para
   const std::string url =
       query_param.empty() ? base_url_ : base_url_ + "query=" + UrlEncode(curl, query_param);
   std::string response;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  SetCommonOptions(curl, url, &response);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 300000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  const CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    return absl::UnavailableError(
-        absl::StrCat("ClickHouse request failed: ", curl_easy_strerror(rc)));
-  }
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 500) {
-    return absl::UnavailableError(absl::StrCat("ClickHouse answered ", status, ": ",
-                                               absl::string_view(response).substr(0, 500)));
-  }
-  if (status >= 400) {
-    return absl::InvalidArgumentError(absl::StrCat("ClickHouse rejected the query (", status, "): ",
-                                                   absl::string_view(response).substr(0, 500)));
-  }
+  RETURN_IF_ERROR(StatusOfRequest(curl, curl_easy_perform(curl), response));
   return response;
 }
 
@@ -199,6 +213,121 @@ absl::StatusOr<std::string> ClickHouseClient::Query(absl::string_view sql) {
 absl::Status ClickHouseClient::InsertRowBinary(absl::string_view target, const std::string& rows) {
   if (rows.empty()) return absl::OkStatus();
   return Post(absl::StrCat("INSERT INTO ", target, " FORMAT RowBinary"), rows).status();
+}
+
+absl::StatusOr<std::unique_ptr<ClickHouseInsert>> ClickHouseClient::StartInsert(
+    absl::string_view target) {
+  CURL* curl = static_cast<CURL*>(TakeConnection());
+  if (curl == nullptr) return absl::ResourceExhaustedError("cannot open a ClickHouse connection");
+  // The body may pause while its rows are made (a rate-limited provider): ClickHouse waits for
+  // it as long as a flush may take, 6 hours, not its default 5 minutes.
+  std::string url = base_url_ + "http_receive_timeout=21600&receive_timeout=21600&query=" +
+                    UrlEncode(curl, absl::StrCat("INSERT INTO ", target, " FORMAT RowBinary"));
+  return std::unique_ptr<ClickHouseInsert>(new ClickHouseInsert(this, curl, std::move(url)));
+}
+
+// ---- ClickHouseInsert -------------------------------------------------------------------------
+
+struct ClickHouseInsert::Transfer {
+  Mutex mu;
+  std::deque<std::string> chunks ABSL_GUARDED_BY(mu);  // Written, not yet sent.
+  size_t offset ABSL_GUARDED_BY(mu) = 0;               // Sent of the front chunk.
+  size_t buffered ABSL_GUARDED_BY(mu) = 0;             // Bytes in `chunks` not yet sent.
+  bool ended ABSL_GUARDED_BY(mu) = false;              // Finish(): nothing more comes.
+  bool aborted ABSL_GUARDED_BY(mu) = false;            // Destroyed unfinished: fail the request.
+  bool done ABSL_GUARDED_BY(mu) = false;               // The request is over; `status` says how.
+  absl::Status status ABSL_GUARDED_BY(mu);
+  std::string response;  // Written by the sending thread only.
+
+  // curl's READFUNCTION: the next bytes of the body, 0 at its end, or an abort.
+  static size_t Read(char* out, size_t size, size_t n, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    MutexLock lock(&t->mu);
+    t->mu.Await(Condition(
+        +[](Transfer* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu) {
+          return !t->chunks.empty() || t->ended || t->aborted;
+        },
+        t));
+    if (t->aborted) return CURL_READFUNC_ABORT;
+    if (t->chunks.empty()) return 0;  // Ended: the body is complete.
+    const std::string& front = t->chunks.front();
+    const size_t take = std::min(size * n, front.size() - t->offset);
+    std::memcpy(out, front.data() + t->offset, take);
+    t->offset += take;
+    t->buffered -= take;
+    if (t->offset == front.size()) {
+      t->chunks.pop_front();
+      t->offset = 0;
+    }
+    return take;
+  }
+};
+
+ClickHouseInsert::ClickHouseInsert(ClickHouseClient* client, void* curl, std::string url)
+    : client_(client),
+      curl_(curl),
+      url_(std::move(url)),
+      transfer_(std::make_unique<Transfer>()),
+      sender_([this] { Send(); }) {}
+
+void ClickHouseInsert::Send() {
+  CURL* curl = static_cast<CURL*>(curl_);
+  SetCommonOptions(curl, url_, &transfer_->response);
+  curl_easy_setopt(curl, CURLOPT_READFUNCTION, &Transfer::Read);
+  curl_easy_setopt(curl, CURLOPT_READDATA, transfer_.get());
+  // Chunked: the body's size is known only at its end. No "Expect: 100-continue" round trip.
+  curl_slist* headers = curl_slist_append(nullptr, "Transfer-Encoding: chunked");
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 0L);  // As long as the body takes to make.
+  const CURLcode rc = curl_easy_perform(curl);
+  absl::Status status = StatusOfRequest(curl, rc, transfer_->response);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  MutexLock lock(&transfer_->mu);
+  transfer_->status = std::move(status);
+  transfer_->done = true;
+}
+
+absl::Status ClickHouseInsert::Write(std::string rows) {
+  if (rows.empty()) return absl::OkStatus();
+  Transfer& t = *transfer_;
+  MutexLock lock(&t.mu);
+  t.mu.Await(Condition(
+      +[](Transfer* t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu) {
+        return t->done || t->buffered < kMaxBufferedBytes;
+      },
+      &t));
+  if (t.done) {
+    return t.status.ok() ? absl::InternalError("ClickHouse ended the insert before its body did")
+                         : t.status;
+  }
+  bytes_written_ += rows.size();
+  t.buffered += rows.size();
+  t.chunks.push_back(std::move(rows));
+  return absl::OkStatus();
+}
+
+absl::Status ClickHouseInsert::Finish() {
+  {
+    MutexLock lock(&transfer_->mu);
+    transfer_->ended = true;
+  }
+  sender_.join();
+  finished_ = true;
+  MutexLock lock(&transfer_->mu);
+  return transfer_->status;
+}
+
+ClickHouseInsert::~ClickHouseInsert() {
+  if (!finished_) {
+    {
+      MutexLock lock(&transfer_->mu);
+      transfer_->aborted = true;
+    }
+    sender_.join();
+  }
+  client_->ReturnConnection(curl_);
 }
 
 absl::StatusOr<ClickHouseVersion> ClickHouseClient::Version() {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -88,6 +89,58 @@ struct ClickHouseVersion {
   bool has_datetime64() const { return major > 20 || (major == 20 && minor >= 1); }
 };
 
+class ClickHouseClient;
+
+// An insert whose body goes to ClickHouse while it is being made: rows written are sent in
+// chunks (HTTP chunked transfer) from a thread of the insert's own, so a large insert is never
+// held whole in memory, and sending overlaps making the rest.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<ClickHouseInsert> insert, ch->StartInsert("t (a, b)"));
+//   while (...) RETURN_IF_ERROR(insert->Write(rows.Release()));   // RowBinary
+//   RETURN_IF_ERROR(insert->Finish());
+//
+// The body may pause for as long as its rows take to make (up to 6 hours, a flush's limit): the
+// request has no overall timeout, and ClickHouse is told to wait for the body that long.
+//
+// An insert destroyed before Finish() is aborted: ClickHouse answers with an error and stores
+// none of it (an insert of up to max_insert_block_size rows, 1,048,576 by default, is one block
+// that is written once whole, or not at all). Thread-compatible: one thread writes.
+class ClickHouseInsert {
+ public:
+  // How much written data may wait to be sent before Write() blocks.
+  static constexpr size_t kMaxBufferedBytes = 8 << 20;
+
+  ClickHouseInsert(const ClickHouseInsert&) = delete;
+  ClickHouseInsert& operator=(const ClickHouseInsert&) = delete;
+  ~ClickHouseInsert();
+
+  // Queues `rows` (RowBinary) to be sent. Blocks while kMaxBufferedBytes wait. Returns the
+  // insert's error, without queueing, once ClickHouse has refused it or the connection failed.
+  absl::Status Write(std::string rows);
+
+  // Ends the body and waits for ClickHouse's answer: OK once the rows are stored. Errors as
+  // the client's (UNAVAILABLE to retry, INVALID_ARGUMENT for a refused insert).
+  absl::Status Finish();
+
+  // Bytes written so far.
+  size_t bytes_written() const { return bytes_written_; }
+
+ private:
+  friend class ClickHouseClient;
+  struct Transfer;  // What the sending thread shares with the writer.
+  ClickHouseInsert(ClickHouseClient* client, void* curl, std::string url);
+  // Runs the transfer on the sending thread.
+  void Send();
+
+  ClickHouseClient* const client_;
+  void* const curl_;
+  const std::string url_;
+  std::unique_ptr<Transfer> transfer_;
+  size_t bytes_written_ = 0;
+  bool finished_ = false;
+  std::thread sender_;  // Last: it uses the members above.
+};
+
 class ClickHouseClient {
  public:
   // Idle connections kept for reuse; more are opened while more calls run at once.
@@ -106,12 +159,17 @@ class ClickHouseClient {
   // Inserts RowBinary-encoded rows: `target` is "table (col1, col2, …)".
   absl::Status InsertRowBinary(absl::string_view target, const std::string& rows);
 
+  // Starts an insert of RowBinary rows into `target` whose body is written as it is made
+  // (ClickHouseInsert). The client must outlive it.
+  absl::StatusOr<std::unique_ptr<ClickHouseInsert>> StartInsert(absl::string_view target);
+
   absl::StatusOr<ClickHouseVersion> Version();
 
   // Connections opened so far (for tests).
   size_t connections_opened() const;
 
  private:
+  friend class ClickHouseInsert;
   explicit ClickHouseClient(std::string base_url);
   // POSTs `body`; `query_param`, when not empty, is the statement the body is data for.
   absl::StatusOr<std::string> Post(const std::string& query_param, const std::string& body);

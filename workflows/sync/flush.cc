@@ -111,12 +111,19 @@ class FlushOne {
       KeepAlive keep_alive(ctx_, env_.keep_alive_interval,
                            {{"stage", "flushing"}, {"inserted", result.inserted}},
                            [this] { RenewLease(); });
-      ASSIGN_OR_RETURN(
-          built, BuildFlushInsert(rows,
-                                  {in_.domain, in_.embed_batch_size, in_.max_parallel_requests,
-                                   in_.datetime64, env_.embedder->dimensions()},
-                                  *env_.embedder));
-      if (!built.encoded.empty()) RETURN_IF_ERROR(env_.vectors->Insert(built.body));
+      // The insert starts with the first chunk of rows and goes on while the rest are embedded.
+      // If anything fails before it is finished, destroying it aborts it: nothing is stored.
+      std::unique_ptr<clients::ClickHouseInsert> insert;
+      auto sink = [&](std::string chunk) -> absl::Status {
+        if (insert == nullptr) {
+          ASSIGN_OR_RETURN(insert, env_.vectors->StartInsert());
+        }
+        return insert->Write(std::move(chunk));
+      };
+      const FlushInsertOptions options{in_.domain, in_.embed_batch_size, in_.max_parallel_requests,
+                                       in_.datetime64};
+      ASSIGN_OR_RETURN(built, BuildFlushInsert(rows, options, *env_.embedder, sink));
+      if (insert != nullptr) RETURN_IF_ERROR(insert->Finish());
     }
     delta.inserted = static_cast<int64_t>(built.encoded.size());
     delta.embedded = built.embedded;

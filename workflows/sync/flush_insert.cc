@@ -33,14 +33,15 @@ absl::string_view Bytes(const std::vector<float>& vector) {
 class Builder {
  public:
   Builder(absl::Span<const FlushRow> rows, const FlushInsertOptions& options,
-          clients::Embedder& embedder)
+          clients::Embedder& embedder, const FlushInsertSink& sink)
       : rows_(rows),
         options_(options),
         embedder_(embedder),
+        sink_(sink),
         now_us_(absl::ToUnixMicros(absl::Now())) {}
 
   absl::StatusOr<FlushInsert> Build() {
-    Reserve();
+    body_.Reserve(kFlushInsertChunkBytes + kRowBytesBound);
     std::vector<bool> waits;
     for (const FlushRow& r : rows_) {
       waits.push_back(!r.row->vector);
@@ -63,6 +64,7 @@ class Builder {
     };
     std::vector<Rejected> rejected;
     order.Arrived(std::nullopt, emit);  // The rows before the first that waits.
+    RETURN_IF_ERROR(sink_status_);
     RETURN_IF_ERROR(EmbedInBatches(embedder_, texts_, options_.embed_batch_size,
                                    options_.max_parallel_requests,
                                    [&](size_t first, absl::StatusOr<Vectors> vectors) {
@@ -75,26 +77,26 @@ class Builder {
                                        order.Arrived({{first, std::nullopt}}, emit);
                                        rejected.push_back({first, n, std::move(s)});
                                      }
-                                     return absl::OkStatus();
+                                     return sink_status_;  // A failed sink stops the requests.
                                    }));
     if (!order.done()) {  // Every request returned: a row left out would be dropped unsynced.
       return absl::InternalError("a flush left rows out of its insert");
     }
     for (const Rejected& r : rejected) RETURN_IF_ERROR(Isolate(r.first, r.n, r.error));
-    out_.body = body_.Release();
+    Hand();
+    RETURN_IF_ERROR(sink_status_);
     return std::move(out_);
   }
 
  private:
-  void Reserve() {
-    size_t bytes = 0;
-    for (const FlushRow& r : rows_) {
-      const size_t vector_bytes = r.row->vector
-                                      ? r.row->vector->size()
-                                      : sizeof(float) * static_cast<size_t>(options_.dimensions);
-      bytes += VectorTable::EncodedSizeBound(Row(*r.row, ""), vector_bytes);
-    }
-    body_.Reserve(bytes);
+  // Room beyond a chunk for the row that fills it (a 1536-dimension vector is 6 KB).
+  static constexpr size_t kRowBytesBound = 64 << 10;
+
+  // Hands what is encoded to the sink; after a failure, keeps its error and hands nothing more.
+  void Hand() {
+    if (body_.size() == 0 || !sink_status_.ok()) return;
+    sink_status_ = sink_(body_.Release());
+    body_.Reserve(kFlushInsertChunkBytes + kRowBytesBound);
   }
 
   VectorRow Row(const QueuedRow& row, absl::string_view vector) const {
@@ -115,6 +117,7 @@ class Builder {
   void Encode(const QueuedRow& row, absl::string_view vector) {
     VectorTable::AppendRow(body_, Row(row, vector), options_.datetime64);
     out_.encoded.push_back(&row);
+    if (body_.size() >= kFlushInsertChunkBytes) Hand();
   }
 
   void Embedded(const FlushRow& r, const std::vector<float>& vector) {
@@ -149,6 +152,8 @@ class Builder {
   const absl::Span<const FlushRow> rows_;
   const FlushInsertOptions& options_;
   clients::Embedder& embedder_;
+  const FlushInsertSink& sink_;
+  absl::Status sink_status_;  // The sink's first error.
   const int64_t now_us_;
   std::vector<FlushRow> unembedded_;  // The rows that wait for a vector, in order,
   std::vector<std::string> texts_;    // and their texts.
@@ -180,8 +185,9 @@ std::vector<FlushRow> NewestRows(const std::vector<TakenBatch>& batches, int64_t
 
 absl::StatusOr<FlushInsert> BuildFlushInsert(absl::Span<const FlushRow> rows,
                                              const FlushInsertOptions& options,
-                                             clients::Embedder& embedder) {
-  return Builder(rows, options, embedder).Build();
+                                             clients::Embedder& embedder,
+                                             const FlushInsertSink& sink) {
+  return Builder(rows, options, embedder, sink).Build();
 }
 
 }  // namespace vecsync::workflows

@@ -1,9 +1,13 @@
 // The body of one flush's ClickHouse insert: the newest row of each entity among the batches a
-// flush took, their missing vectors embedded, encoded in key order into one RowBinary body.
+// flush took, their missing vectors embedded, encoded in key order as RowBinary and handed to a
+// sink a chunk at a time as they are made (the flush streams them into the insert, so a
+// 10,000-row insert of 6 KB vectors is never held whole).
 //
 //   std::vector<FlushRow> rows = NewestRows(taken, &superseded);
-//   ASSIGN_OR_RETURN(FlushInsert insert, BuildFlushInsert(rows, options, embedder));
-//   RETURN_IF_ERROR(vectors.Insert(insert.body));
+//   ASSIGN_OR_RETURN(FlushInsert built,
+//                    BuildFlushInsert(rows, options, embedder, [&](std::string chunk) {
+//                      return insert->Write(std::move(chunk));
+//                    }));
 //
 // Rows go into the body in key order, ClickHouse's own (the domain is the same for all), so
 // ClickHouse finds the block sorted and need not sort it (that was a quarter of its work on an
@@ -14,6 +18,7 @@
 #define VECSYNC_WORKFLOWS_SYNC_FLUSH_INSERT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,23 +48,29 @@ struct FlushInsertOptions {
   int embed_batch_size = 96;
   int max_parallel_requests = 5;
   bool datetime64 = false;  // The table's timestamp column (VectorTable::CreateIfMissing()).
-  int dimensions = 0;       // Of the embedder's vectors: sizes the body up front.
 };
 
+// Takes the next chunk of the insert's body (RowBinary, in VectorTable::AppendRow()'s order).
+using FlushInsertSink = std::function<absl::Status(std::string chunk)>;
+
+// Bytes of encoded rows handed to the sink at a time.
+inline constexpr size_t kFlushInsertChunkBytes = 1 << 20;
+
 struct FlushInsert {
-  std::string body;                       // RowBinary, in VectorTable::AppendRow()'s order.
-  std::vector<const QueuedRow*> encoded;  // The rows in `body`.
+  std::vector<const QueuedRow*> encoded;                   // The rows handed to the sink.
   std::vector<std::pair<FlushRow, std::string>> rejected;  // Rows the embedder rejected, why.
   int64_t embedded = 0;                                    // The run's own rows embedded.
   int64_t carried_over = 0;  // Other runs' rows encoded (embedded or carrying their vector).
 };
 
 // Embeds what waits for its vector (up to max_parallel_requests requests of embed_batch_size at
-// a time) and encodes every row. An error of the provider's, not the items', fails the build
-// (UNAVAILABLE and the like: retry; UNAUTHENTICATED: a refused key).
+// a time) and encodes every row into `sink`. An error of the provider's, not the items', fails
+// the build (UNAVAILABLE and the like: retry; UNAUTHENTICATED: a refused key), as does the
+// sink's; what was handed to the sink by then must then be thrown away.
 absl::StatusOr<FlushInsert> BuildFlushInsert(absl::Span<const FlushRow> rows,
                                              const FlushInsertOptions& options,
-                                             clients::Embedder& embedder);
+                                             clients::Embedder& embedder,
+                                             const FlushInsertSink& sink);
 
 }  // namespace vecsync::workflows
 

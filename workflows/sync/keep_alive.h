@@ -12,9 +12,9 @@
 #include <functional>
 #include <thread>
 
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
 #include "src/common/json.h"
+#include "src/common/mutex.h"
 #include "src/engine/activity_context.h"
 
 namespace vecsync::workflows {

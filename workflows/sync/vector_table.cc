@@ -56,14 +56,12 @@ void VectorTable::AppendRow(clients::RowBinaryWriter& out, const VectorRow& row,
   out.UInt64(row.version);
 }
 
-size_t VectorTable::EncodedSizeBound(const VectorRow& row, size_t vector_bytes) {
-  // Ten columns: fixed-size ones and up to 10 bytes of length prefix per string or array.
-  return 80 + row.domain.size() + row.id.size() + row.text.size() + row.properties.size() +
-         vector_bytes;
-}
-
 absl::Status VectorTable::Insert(const std::string& rows) {
   return clickhouse_->InsertRowBinary(absl::StrCat(name_, kColumns), rows);
+}
+
+absl::StatusOr<std::unique_ptr<clients::ClickHouseInsert>> VectorTable::StartInsert() {
+  return clickhouse_->StartInsert(absl::StrCat(name_, kColumns));
 }
 
 absl::StatusOr<std::map<EntityKey, StoredVector>> VectorTable::LatestVectors(

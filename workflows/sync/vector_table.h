@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -86,11 +87,11 @@ class VectorTable {
 
   // Appends `row` to an insert body in the column order Insert() names.
   static void AppendRow(clients::RowBinaryWriter& out, const VectorRow& row, bool datetime64);
-  // An upper bound of the bytes AppendRow() writes for a row with these sizes.
-  static size_t EncodedSizeBound(const VectorRow& row, size_t vector_bytes);
 
   // Inserts rows encoded by AppendRow(). UNAVAILABLE when ClickHouse cannot take them (retry).
   absl::Status Insert(const std::string& rows);
+  // Starts an insert whose rows (encoded by AppendRow()) are sent as they are written.
+  absl::StatusOr<std::unique_ptr<clients::ClickHouseInsert>> StartInsert();
 
   // The newest row of each of `keys` among `domain`'s rows of `embedding_version`, when it is
   // not deleted; keys with no such row are absent from the result. Lets a row be written again
