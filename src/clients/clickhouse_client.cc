@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "src/common/status_macros.h"
 
 namespace vecsync::clients {
@@ -237,7 +238,31 @@ struct ClickHouseInsert::Transfer {
   bool aborted ABSL_GUARDED_BY(mu) = false;            // Destroyed unfinished: fail the request.
   bool done ABSL_GUARDED_BY(mu) = false;               // The request is over; `status` says how.
   absl::Status status ABSL_GUARDED_BY(mu);
+  // The watchdog's clock: when bytes last went out (or rows came to send after a pause), and
+  // when the body ended.
+  absl::Time last_progress ABSL_GUARDED_BY(mu) = absl::Now();
+  int64_t sent ABSL_GUARDED_BY(mu) = 0;
+  absl::Time ended_at ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
   std::string response;  // Written by the sending thread only.
+
+  // How long rows may wait to be sent, or the complete body for its answer, before the
+  // connection is taken for dead. (Waiting for rows to be made has no limit.)
+  static constexpr absl::Duration kStall = absl::Minutes(5);
+
+  // curl's XFERINFOFUNCTION, about once a second while it waits on the network: non-zero ends
+  // the request (an abandoned insert, or a dead connection).
+  static int Progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t uploaded) {
+    auto* t = static_cast<Transfer*>(self);
+    MutexLock lock(&t->mu);
+    if (t->aborted) return 1;
+    const absl::Time now = absl::Now();
+    if (uploaded > t->sent) {
+      t->sent = uploaded;
+      t->last_progress = now;
+    }
+    if (t->buffered > 0 && now - t->last_progress > kStall) return 1;
+    return t->ended && now - t->ended_at > kStall ? 1 : 0;
+  }
 
   // curl's READFUNCTION: the next bytes of the body, 0 at its end, or an abort.
   static size_t Read(char* out, size_t size, size_t n, void* self) {
@@ -279,7 +304,13 @@ void ClickHouseInsert::Send() {
   curl_slist* headers = curl_slist_append(nullptr, "Transfer-Encoding: chunked");
   headers = curl_slist_append(headers, "Expect:");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 0L);  // As long as the body takes to make.
+  // No overall timeout: the body takes as long as its rows take to make. The watchdog ends a
+  // request whose connection stalls instead, and TCP keepalive notices a peer that is gone.
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &Transfer::Progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, transfer_.get());
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   const CURLcode rc = curl_easy_perform(curl);
   absl::Status status = StatusOfRequest(curl, rc, transfer_->response);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
@@ -303,6 +334,7 @@ absl::Status ClickHouseInsert::Write(std::string rows) {
                          : t.status;
   }
   bytes_written_ += rows.size();
+  if (t.buffered == 0) t.last_progress = absl::Now();  // Nothing waited: the pause was ours.
   t.buffered += rows.size();
   t.chunks.push_back(std::move(rows));
   return absl::OkStatus();
@@ -312,6 +344,7 @@ absl::Status ClickHouseInsert::Finish() {
   {
     MutexLock lock(&transfer_->mu);
     transfer_->ended = true;
+    transfer_->ended_at = absl::Now();
   }
   sender_.join();
   finished_ = true;

@@ -100,7 +100,9 @@ class ClickHouseClient;
 //   RETURN_IF_ERROR(insert->Finish());
 //
 // The body may pause for as long as its rows take to make (up to 6 hours, a flush's limit): the
-// request has no overall timeout, and ClickHouse is told to wait for the body that long.
+// request has no overall timeout, and ClickHouse is told to wait for the body that long. A
+// connection that stalls is another matter: rows waiting 5 minutes to be sent, or a complete
+// body 5 minutes for its answer, end the insert with UNAVAILABLE.
 //
 // An insert destroyed before Finish() is aborted: ClickHouse answers with an error and stores
 // none of it (an insert of up to max_insert_block_size rows, 1,048,576 by default, is one block

@@ -88,12 +88,15 @@ class FlushOne {
   absl::StatusOr<Outcome> Run(FlushResult& result) {
     PendingBatches batches(conn_, in_.domain);
     std::vector<TakenBatch> taken;
-    ASSIGN_OR_RETURN(result.more,
-                     batches.Lease(owner_, env_.batch_lease, ctx_.info().run_id,
-                                   in_.insert_batch_size, in_.take_carried_over, taken));
-    if (taken.empty()) return Outcome::kNothingToTake;
-    absl::StatusOr<Outcome> moved = Move(batches, taken, result);
-    if (!moved.ok()) (void)batches.Release(owner_);  // For another flush, or the retry.
+    absl::StatusOr<bool> more = batches.Lease(owner_, env_.batch_lease, ctx_.info().run_id,
+                                              in_.insert_batch_size, in_.take_carried_over, taken);
+    if (more.ok()) result.more = *more;  // Before Move(), which records it with the counts.
+    absl::StatusOr<Outcome> moved = !more.ok()      ? more.status()
+                                    : taken.empty() ? Outcome::kNothingToTake
+                                                    : Move(batches, taken, result);
+    // Batches this attempt leased and did not move go back at once, for another flush or the
+    // retry: it failed, or another attempt of the step committed first.
+    if (!moved.ok() || *moved == Outcome::kSuperseded) (void)batches.Release(owner_);
     return moved;
   }
 
@@ -167,11 +170,10 @@ class FlushOne {
     return Outcome::kFlushed;
   }
 
-  // From the keep-alive thread: on a connection of its own, as the flush's may be busy.
-  void RenewLease() {
-    absl::StatusOr<PgPool::Lease> conn = env_.pool->Acquire();
-    if (conn.ok()) (void)PendingBatches(**conn, in_.domain).Renew(owner_, env_.batch_lease);
-  }
+  // From the keep-alive thread, on the flush's own connection: the flush's thread does not use
+  // it while it embeds and inserts (the keep-alive thread is joined before it does again), and
+  // asking the pool for another could wait behind every other activity holding one.
+  void RenewLease() { (void)PendingBatches(conn_, in_.domain).Renew(owner_, env_.batch_lease); }
 
   const SyncEnvironment& env_;
   engine::ActivityContext& ctx_;
@@ -185,12 +187,14 @@ absl::StatusOr<FlushResult> Flush(const SyncEnvironment& env, engine::ActivityCo
   ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
   // The flush's batches are leased in its step's name: a retry of the step takes them over.
   const std::string owner = absl::StrCat(ctx.info().run_id, "/", ctx.info().seq);
+  // Attempts of the step take turns: they lease in the same name, so two at once could take
+  // each other's batches.
+  StepTurn turn(*conn, ctx.info());
+  RETURN_IF_ERROR(turn.Wait(ctx));
   // A flush of one insert records its result as it commits: a retry whose predecessor committed
   // returns it, instead of flushing other batches under its name while those went uncounted.
   const bool one_insert = in.max_batches == 1;
-  StepTurn turn(*conn, ctx.info());
   if (one_insert) {
-    RETURN_IF_ERROR(turn.Wait(ctx));
     ASSIGN_OR_RETURN(std::optional<Json> committed, FindCommittedResult(*conn, ctx.info()));
     if (committed) return FlushResult::FromJson(*committed);
   }

@@ -8,8 +8,7 @@ KeepAlive::KeepAlive(engine::ActivityContext& ctx, absl::Duration interval, Json
                      std::function<void()> also)
     : thread_([this, &ctx, interval, details = std::move(details), also = std::move(also)] {
         while (!done_.WaitForNotificationWithTimeout(interval)) {
-          (void)ctx.Heartbeat(details);
-          if (also) also();
+          if (ctx.Heartbeat(details).ok() && also) also();
         }
       }) {}
 

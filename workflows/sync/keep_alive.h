@@ -22,7 +22,9 @@ namespace vecsync::workflows {
 class KeepAlive {
  public:
   // Heartbeats `ctx` with `details` every `interval` until destroyed; also calls `also`, when
-  // given, each time (to renew a lease of the activity's own). `ctx` must outlive this object.
+  // given, after each heartbeat the engine accepts (to renew a lease of the activity's own: an
+  // attempt that lost the activity, or whose cancellation was asked for, renews nothing).
+  // `ctx` must outlive this object.
   KeepAlive(engine::ActivityContext& ctx, absl::Duration interval, Json details,
             std::function<void()> also = nullptr);
   KeepAlive(const KeepAlive&) = delete;
