@@ -9,33 +9,45 @@
 namespace vecsync::workflows {
 namespace {
 
+// One live action ClickHouse holds, after a sync: its team, id and text.
+struct HeldAction {
+  int64_t team_id = 0;
+  std::string id, text;
+};
+HeldAction FirstHeldAction(clients::ClickHouseClient& clickhouse, const std::string& table) {
+  auto text = clickhouse.Query("SELECT team_id, id, text FROM " + table +
+                               " FINAL WHERE domain = 'action' AND is_deleted = 0 "
+                               "ORDER BY id LIMIT 1 FORMAT JSONEachRow");
+  EXPECT_TRUE(text.ok()) << text.status();
+  if (!text.ok()) return {};
+  const Json row = Json::parse(*text);
+  // 64-bit integers come quoted from older ClickHouse releases.
+  return {row["team_id"].is_string() ? std::stoll(row["team_id"].get<std::string>())
+                                     : row["team_id"].get<int64_t>(),
+          row["id"].get<std::string>(), row["text"].get<std::string>()};
+}
+
 TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
   Sync({{"domain", "action"}});
-  auto text = clickhouse_->Query("SELECT team_id, id, text FROM " + table_ +
-                                 " FINAL WHERE domain = 'action' AND is_deleted = 0 "
-                                 "ORDER BY id LIMIT 1 FORMAT JSONEachRow");
-  ASSERT_TRUE(text.ok());
-  Json row = Json::parse(*text);
+  const HeldAction held = FirstHeldAction(*clickhouse_, table_);
+  ASSERT_FALSE(held.id.empty());
   SearchRequest req;
   req.domain = "action";
-  // 64-bit integers come quoted from older ClickHouse releases.
-  req.team_id = row["team_id"].is_string() ? std::stoll(row["team_id"].get<std::string>())
-                                           : row["team_id"].get<int64_t>();
-  req.query = embedder_.Embed({row["text"].get<std::string>()}).value()[0];
+  req.team_id = held.team_id;
+  req.query = embedder_.Embed({held.text}).value()[0];
   req.limit = 5;
   auto hits = vectors_->Search(req);
   ASSERT_TRUE(hits.ok()) << hits.status();
   ASSERT_FALSE(hits->empty());
-  EXPECT_EQ((*hits)[0].id, row["id"].get<std::string>());
+  EXPECT_EQ((*hits)[0].id, held.id);
   EXPECT_NEAR((*hits)[0].distance, 0.0, 1e-4);
   EXPECT_EQ((*hits)[0].properties["embedding_version"], 1);
 
-  Exec("UPDATE posthog_action SET deleted = true, updated_at = now() WHERE id = " +
-       row["id"].get<std::string>());
+  Exec("UPDATE posthog_action SET deleted = true, updated_at = now() WHERE id = " + held.id);
   Sync({{"domain", "action"}});
   hits = vectors_->Search(req);
   ASSERT_TRUE(hits.ok());
-  for (const auto& hit : *hits) EXPECT_NE(hit.id, row["id"].get<std::string>());
+  for (const auto& hit : *hits) EXPECT_NE(hit.id, held.id);
   // Other teams' entities never show up.
   req.team_id = 999;
   EXPECT_TRUE(vectors_->Search(req).value().empty());
@@ -43,13 +55,9 @@ TEST_F(SyncTest, SearchFindsAnEntityByItsSummaryAndNeverReturnsDeletedOnes) {
 
 TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
   Sync({{"domain", "action"}});
-  auto text = clickhouse_->Query("SELECT team_id, id, text FROM " + table_ +
-                                 " FINAL WHERE domain = 'action' AND is_deleted = 0 "
-                                 "ORDER BY id LIMIT 1 FORMAT JSONEachRow");
-  ASSERT_TRUE(text.ok());
-  Json row = Json::parse(*text);
-  const int64_t team = row["team_id"].is_string() ? std::stoll(row["team_id"].get<std::string>())
-                                                  : row["team_id"].get<int64_t>();
+  const HeldAction held = FirstHeldAction(*clickhouse_, table_);
+  ASSERT_FALSE(held.id.empty());
+  const int64_t team = held.team_id;
   auto auth = api::BearerAuth::Create({"search-token"});
   ASSERT_TRUE(auth.ok());
   api::SearchService service(vectors_.get(), &domains_, &embedder_, &*auth);
@@ -69,16 +77,16 @@ TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
   v1::SearchSimilarRequest req;
   req.set_domain("action");
   req.set_team_id(team);
-  req.set_query(row["text"].get<std::string>());
+  req.set_query(held.text);
   req.set_limit(3);
   v1::SearchSimilarResponse resp;
   grpc::Status s = call(req, &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_GE(resp.hits_size(), 1);
   EXPECT_LE(resp.hits_size(), 3);
-  EXPECT_EQ(resp.hits(0).entity_id(), row["id"].get<std::string>());
+  EXPECT_EQ(resp.hits(0).entity_id(), held.id);
   EXPECT_NEAR(resp.hits(0).distance(), 0.0, 1e-4);
-  EXPECT_EQ(resp.hits(0).text(), row["text"].get<std::string>());
+  EXPECT_EQ(resp.hits(0).text(), held.text);
   EXPECT_TRUE(Json::parse(resp.hits(0).properties_json()).contains("name"));
   for (int i = 1; i < resp.hits_size(); ++i) {
     EXPECT_GE(resp.hits(i).distance(), resp.hits(i - 1).distance()) << "nearest first";
