@@ -196,6 +196,11 @@ TEST_F(SyncTest, BadInputIsRejectedAtStartWithTheFieldNamed) {
   EXPECT_NE(s.message().find("max_paralel_requests"), absl::string_view::npos) << s;
   s = start({{"domain", "action"}, {"start_dt", "yesterday"}});
   EXPECT_NE(s.message().find("start_dt"), absl::string_view::npos) << s;
+  // A start_dt in the future would move the watermark past edits not made yet.
+  s = start({{"domain", "action"}, {"start_dt", "2099-01-01T00:00:00Z"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("in the future"), absl::string_view::npos) << s;
+  EXPECT_TRUE(start({{"domain", "action"}, {"start_dt", "2020-01-01T00:00:00Z"}}).ok());
   s = start(Json::object());
   EXPECT_NE(s.message().find("domain"), absl::string_view::npos) << s;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "src/common/status_macros.h"
 #include "src/engine/typed_activity.h"
 #include "workflows/sync/flush.h"
@@ -313,7 +314,10 @@ absl::Status RegisterSyncEntityVectors(engine::Registry* registry, const SyncEnv
         ASSIGN_OR_RETURN(const entities::EntityConfig* config, domains->Find(in.domain));
         return SyncRun(ctx, std::move(in)).Run(config->hard_deletes());
       },
-      [domains](const Json& input) { return SyncInput::Parse(input, *domains).status(); });
+      [domains](const Json& input) -> absl::Status {
+        ASSIGN_OR_RETURN(SyncInput in, SyncInput::Parse(input, *domains));
+        return in.CheckStart(absl::Now());
+      });
 }
 
 }  // namespace vecsync::workflows

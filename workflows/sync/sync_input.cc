@@ -72,4 +72,14 @@ absl::StatusOr<SyncInput> SyncInput::Parse(const Json& input,
   return in;
 }
 
+absl::Status SyncInput::CheckStart(absl::Time now) const {
+  if (start_dt && *start_dt > now) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "start_dt ", absl::FormatTime(absl::RFC3339_full, *start_dt, absl::UTCTimeZone()),
+        " is in the future: the domain's watermark would move past edits not made yet, and "
+        "they would never be synced; leave start_dt out to sync up to now"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace vecsync::workflows

@@ -45,6 +45,12 @@ struct SyncInput {
   // INVALID_ARGUMENT naming the field; a domain not in `domains` lists the known ones.
   static absl::StatusOr<SyncInput> Parse(const Json& input,
                                          const entities::EntityConfigRegistry& domains);
+
+  // What only a start checks, against the clock of the server that starts the run (a replay,
+  // on another worker's clock, does not check again): INVALID_ARGUMENT for a start_dt after
+  // `now`, which would move the domain's watermark past edits not yet made, so that they were
+  // never synced.
+  absl::Status CheckStart(absl::Time now) const;
 };
 
 }  // namespace vecsync::workflows
