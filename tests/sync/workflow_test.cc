@@ -167,11 +167,16 @@ TEST_F(SyncTest, AnOlderEmbeddingVersionIsRefusedBeforeAnyProviderCall) {
   Sync({{"domain", "action"}, {"embedding_version", 2}});
   Exec("UPDATE posthog_action SET name = name || ' (renamed)', updated_at = now() WHERE id = 7");
   const int summarized = summarizer_.items, embedded = embedder_.items;
-  const ExecutionInfo older = RunSync({{"domain", "action"}, {"embedding_version", 1}});
-  EXPECT_EQ(older.status, WorkflowStatus::kFailed);
-  EXPECT_NE(older.failure.dump().find("embedding_version 1 is older than version 2"),
-            std::string::npos)
-      << older.failure.dump();
+  // Refused when it is started, with the reason: no run is made (a schedule's start fails
+  // the same way, visibly, instead of a run failing later).
+  engine::StartWorkflowRequest req;
+  req.workflow_type = kSyncEntityVectorsWorkflow;
+  req.input = {{"domain", "action"}, {"embedding_version", 1}};
+  const absl::Status refused = client_->StartWorkflow(req).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("embedding_version 1 is older than version 2"),
+            absl::string_view::npos)
+      << refused;
   EXPECT_EQ(summarizer_.items, summarized);
   EXPECT_EQ(embedder_.items, embedded);
   // Other domains, and the same version or a newer one, still sync.

@@ -314,9 +314,13 @@ absl::Status RegisterSyncEntityVectors(engine::Registry* registry, const SyncEnv
         ASSIGN_OR_RETURN(const entities::EntityConfig* config, domains->Find(in.domain));
         return SyncRun(ctx, std::move(in)).Run(config->hard_deletes());
       },
-      [domains](const Json& input) -> absl::Status {
+      [domains, pool = env->pool](const Json& input) -> absl::Status {
         ASSIGN_OR_RETURN(SyncInput in, SyncInput::Parse(input, *domains));
-        return in.CheckStart(absl::Now());
+        RETURN_IF_ERROR(in.CheckStart(absl::Now()));
+        // (A registry that only validates inputs has no database to ask.)
+        if (pool == nullptr) return absl::OkStatus();
+        ASSIGN_OR_RETURN(PgPool::Lease conn, pool->Acquire());
+        return CheckEmbeddingVersion(*conn, in.domain, in.embedding_version);
       });
 }
 

@@ -9,6 +9,17 @@
 namespace vecsync::workflows {
 namespace {
 
+// INVALID_ARGUMENT when `version` is older than `newest`, a version a sync of `domain` completed.
+absl::Status RefuseOlderVersion(const std::string& domain, int version, int newest) {
+  if (newest <= version) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "embedding_version ", version, " is older than version ", newest,
+      ", which a sync of domain '", domain,
+      "' has completed: ClickHouse keeps the newer version's rows, so this run's would be "
+      "discarded. Sync at embedding_version ",
+      newest, " or higher (a higher one re-embeds everything)"));
+}
+
 absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, const PrepareInput& in) {
   PrepareResult result;
   ASSIGN_OR_RETURN(result.datetime64, env.vectors->CreateIfMissing());
@@ -25,13 +36,9 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, const PrepareI
                                             ", max(embedding_version) "
                                             "FROM vecsync.sync_watermarks WHERE domain = $1"),
                                in.domain, in.embedding_version));
-  if (!r.IsNull(0, 1) && r.GetInt64(0, 1) > in.embedding_version) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "embedding_version ", in.embedding_version, " is older than version ", r.GetInt64(0, 1),
-        ", which a sync of domain '", in.domain,
-        "' has completed: ClickHouse keeps the newer version's rows, so this run's would be "
-        "discarded. Sync at embedding_version ",
-        r.GetInt64(0, 1), " or higher (a higher one re-embeds everything)"));
+  if (!r.IsNull(0, 1)) {
+    RETURN_IF_ERROR(
+        RefuseOlderVersion(in.domain, in.embedding_version, static_cast<int>(r.GetInt64(0, 1))));
   }
   if (!r.IsNull(0, 0)) result.watermark_us = r.GetInt64(0, 0);
   return result;
@@ -97,6 +104,15 @@ absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
   f.Required("snapshot_us", &in.snapshot_us);
   RETURN_IF_ERROR(f.status());
   return in;
+}
+
+absl::Status CheckEmbeddingVersion(PgConnection& conn, const std::string& domain,
+                                   int embedding_version) {
+  ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT max(embedding_version) "
+                                          "FROM vecsync.sync_watermarks WHERE domain = $1",
+                                          domain));
+  if (r.IsNull(0, 0)) return absl::OkStatus();
+  return RefuseOlderVersion(domain, embedding_version, static_cast<int>(r.GetInt64(0, 0)));
 }
 
 absl::Status RegisterWatermarkActivities(engine::Registry* registry, const SyncEnvironment* env) {

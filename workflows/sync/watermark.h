@@ -49,6 +49,12 @@ struct FinishInput {
 inline constexpr engine::ActivityType<PrepareInput, PrepareResult> kPrepareActivity{"sync-prepare"};
 inline constexpr engine::ActivityType<FinishInput, engine::NoResult> kFinishActivity{"sync-finish"};
 
+// INVALID_ARGUMENT, saying why, when `embedding_version` is older than one a sync of `domain`
+// has completed: ClickHouse keeps the newer version's rows and would discard the run's. The
+// start of a run checks it, and sync-prepare again (a sync may complete in between).
+absl::Status CheckEmbeddingVersion(PgConnection& conn, const std::string& domain,
+                                   int embedding_version);
+
 // Registers sync-prepare and sync-finish. `env` must outlive the registry's users.
 absl::Status RegisterWatermarkActivities(engine::Registry* registry, const SyncEnvironment* env);
 
