@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "src/common/mutex.h"
 #include "absl/time/clock.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::workflows {
 namespace {

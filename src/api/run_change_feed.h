@@ -23,8 +23,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::api {
 

@@ -12,9 +12,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "src/common/mutex.h"
 #include "absl/time/clock.h"
 #include "src/common/metrics.h"
+#include "src/common/mutex.h"
 #include "src/common/stable_hash.h"
 #include "src/common/status_macros.h"
 

@@ -19,12 +19,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
 #include "src/clients/embedder.h"
 #include "src/clients/rate_limiter.h"
 #include "src/clients/summarizer.h"
 #include "src/common/json.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::clients {
 

@@ -13,8 +13,8 @@
 #include <cstdint>
 
 #include "absl/base/thread_annotations.h"
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
+#include "src/common/mutex.h"
 
 namespace vecsync::clients {
 

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
+#include "src/common/mutex.h"
 #include "src/engine/schedules.h"
 
 namespace vecsync::engine {

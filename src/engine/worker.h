@@ -28,8 +28,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "src/common/mutex.h"
 #include "absl/time/time.h"
+#include "src/common/mutex.h"
 #include "src/common/pg_pool.h"
 #include "src/engine/registry.h"
 #include "src/engine/store.h"
