@@ -35,9 +35,17 @@ struct EntityRecord {
 // Which source rows may be synced: the tenant scope and the consent predicate. A row for which
 // `predicate` does not hold (or that the joins drop) is out of scope: never summarized, and
 // tombstoned if it was synced before.
+//
+// Teams enter and leave a scope without any source row changing (an organization approves AI
+// data processing; a team is deleted). `teams_sql` names the teams in scope, so that a sync can
+// notice which entered or left it since it last looked, and walk their entities.
 struct SourceScope {
   std::string joins;      // e.g. "JOIN posthog_team t ON t.id = s.team_id"; may be empty
   std::string predicate;  // a SQL boolean over `s` and the joined tables; "true" for all rows
+  // A query of one bigint column: the teams whose rows `joins` and `predicate` may admit. Empty
+  // when the scope reads nothing but the source row itself (a row then enters or leaves it only
+  // by an edit, which moves its updated_at).
+  std::string teams_sql;
 };
 
 // Implementations are stateless and thread-safe.

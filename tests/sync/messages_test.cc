@@ -82,8 +82,17 @@ TEST(SyncMessagesTest, EachMessageReadsBackWhatItWrites) {
   FlushResult flushed{50, 40, 1, 9, 2, true};
   EXPECT_EQ(FlushResult::FromJson(flushed.ToJson()).value().ToJson(), flushed.ToJson());
 
-  PrepareResult prepared{1700000000000000, true, true};
+  PrepareResult prepared;
+  prepared.watermark_us = 1700000000000000;
+  prepared.snapshot_us = 1700000000500000;
+  prepared.changes_upto = 12;
+  prepared.changed_teams = {3, 7};
+  prepared.datetime64 = true;
+  prepared.summarizer_local = true;
   EXPECT_EQ(PrepareResult::FromJson(prepared.ToJson()).value().ToJson(), prepared.ToJson());
+  PrepareResult held;
+  held.held_by = "5b1c6d1e-0000-4000-8000-000000000001";
+  EXPECT_EQ(PrepareResult::FromJson(held.ToJson()).value().held_by, held.held_by);
 
   SyncPosition position;
   position.phase = SelectPhase::kHardDeleted;
@@ -169,11 +178,12 @@ TEST(TypedActivityTest, AnInputThatDoesNotParseFailsTheAttemptForGoodAndNeverRun
   const engine::ActivityFunction* fn = registry.FindActivity("sync-finish");
   ASSERT_NE(fn, nullptr);
   NoContext ctx;
-  absl::StatusOr<Json> bad = (*fn)(ctx, {{"domain", "action"}, {"embedding_version", 1}});
+  absl::StatusOr<Json> bad = (*fn)(ctx, {{"domain", "action"}, {"snapshot_us", 12}});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(engine::ErrorType(bad.status()), engine::kBadInputErrorType);
   EXPECT_TRUE(engine::IsNonRetryable(bad.status()));
-  EXPECT_NE(bad.status().message().find("snapshot_us"), absl::string_view::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("embedding_version"), absl::string_view::npos)
+      << bad.status();
   EXPECT_EQ(ran, 0);
   absl::StatusOr<Json> good = (*fn)(ctx, FinishInput{"action", 1, 12}.ToJson());
   ASSERT_TRUE(good.ok()) << good.status();

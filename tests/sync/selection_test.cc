@@ -31,7 +31,7 @@ TEST_F(SyncTest, TheDomainsScopeAloneDecidesWhichRowsAreSynced) {
   // whose scope is "team 9" does: the workflow holds no scope of its own.
   ASSERT_TRUE(domains_
                   .Register(std::make_unique<TestActionConfig>(
-                      "team9_action", entities::SourceScope{"", "s.team_id = 9"}, "Summarize."))
+                      "team9_action", entities::SourceScope{"", "s.team_id = 9", ""}, "Summarize."))
                   .ok());
   const Json result = Sync({{"domain", "team9_action"}});
   std::set<std::string> team9;

@@ -6,11 +6,14 @@
 
 namespace vecsync::workflows {
 absl::StatusOr<std::vector<ChangedKey>> SourceRows::ChangedAfter(const ChangedKey& cursor,
-                                                                 int64_t after_us, int64_t until_us,
+                                                                 const ChangeWindow& window,
+                                                                 int embedding_version,
                                                                  const KeyFilter& filter,
                                                                  int limit) {
   const std::string id = config_.id_sql();
   const entities::SourceScope scope = config_.scope();
+  const int64_t from_us =
+      window.after_us < 0 ? window.after_us : window.after_us - window.overlap_us;
   ASSIGN_OR_RETURN(
       PgResult r,
       conn_.Query(
@@ -22,15 +25,76 @@ absl::StatusOr<std::vector<ChangedKey>> SourceRows::ChangedAfter(const ChangedKe
               "$3::bigint, $4::bigint, $5::text) "
               "AND ($6::bigint[] IS NULL OR s.team_id = ANY($6::bigint[])) "
               "AND ($7::text[] IS NULL OR ",
-              id, " = ANY($7::text[])) ORDER BY s.updated_at, s.team_id, ", id, " LIMIT $8"),
-          until_us, after_us, cursor.updated_us, cursor.key.team_id, cursor.key.id,
-          TeamIdsParam(filter), EntityIdsParam(filter), limit));
+              id, " = ANY($7::text[])) AND (s.updated_at > ", kTimestampFromMicros,
+              "$9::bigint OR CASE WHEN ", config_.deleted_sql(),
+              // In the overlap: a deleted row ClickHouse holds live, or a live row it does not
+              // hold as it is (one that failed is the retry phase's, or quarantined).
+              " THEN EXISTS (SELECT 1 FROM vecsync.entity_state st WHERE st.domain = $10 "
+              "  AND st.team_id = s.team_id AND st.entity_id = ",
+              id,
+              "  AND st.synced_at IS NOT NULL AND NOT st.deleted) "
+              "ELSE NOT EXISTS (SELECT 1 FROM vecsync.entity_state st WHERE st.domain = $10 "
+              "  AND st.team_id = s.team_id AND st.entity_id = ",
+              id,
+              "  AND (st.failures > 0 OR st.synced_at IS NOT NULL AND NOT st.deleted "
+              "  AND st.embedding_version = $11 AND st.source_updated_at = s.updated_at)) END) "
+              "ORDER BY s.updated_at, s.team_id, ",
+              id, " LIMIT $8"),
+          window.until_us, from_us, cursor.updated_us, cursor.key.team_id, cursor.key.id,
+          TeamIdsParam(filter), EntityIdsParam(filter), limit, window.after_us, config_.domain(),
+          embedding_version));
   std::vector<ChangedKey> keys;
   keys.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     keys.push_back({r.GetInt64(i, 2), {r.GetInt64(i, 0), r.GetString(i, 1)}});
   }
   return keys;
+}
+
+absl::StatusOr<DivergedPage> SourceRows::DivergedAfter(const std::optional<std::string>& after,
+                                                       const KeyFilter& filter,
+                                                       int embedding_version, int limit) {
+  const std::string id = config_.id_sql();
+  const entities::SourceScope scope = config_.scope();
+  // The scope as a test of one row: its joins from a one-row relation, correlated with `s`.
+  const std::string in_scope = absl::StrCat("EXISTS (SELECT 1 FROM (VALUES (1)) AS vecsync_one(x) ",
+                                            scope.joins, " WHERE ", scope.predicate, ")");
+  const std::string held_live = "COALESCE(st.synced_at IS NOT NULL AND NOT st.deleted, false)";
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Query(
+          absl::StrCat(
+              "WITH page AS (SELECT s.team_id, s.id, ", id, " AS key_id, s.updated_at, ", in_scope,
+              " AND NOT (", config_.deleted_sql(), ") AS wanted FROM ", config_.table(),
+              " s WHERE ($1::text IS NULL OR s.id > $1::", config_.id_type(),
+              ") AND ($2::bigint[] IS NULL OR s.team_id = ANY($2::bigint[])) "
+              "AND ($3::text[] IS NULL OR ",
+              id, " = ANY($3::text[])) ORDER BY s.id LIMIT $4), ",
+              "walked AS (SELECT p.team_id, p.key_id, "
+              "  CASE WHEN p.wanted THEN NOT COALESCE(st.quarantined, false) AND (NOT ",
+              held_live,
+              "    OR st.embedding_version IS DISTINCT FROM $6 "
+              "    OR st.source_updated_at IS DISTINCT FROM p.updated_at OR st.failures > 0) "
+              "  ELSE ",
+              held_live,
+              " END AS diverged, "
+              "  row_number() OVER (ORDER BY p.id) AS position, count(*) OVER () AS rows "
+              "  FROM page p LEFT JOIN vecsync.entity_state st ON st.domain = $5 "
+              "    AND st.team_id = p.team_id AND st.entity_id = p.key_id) "
+              "SELECT team_id, key_id, diverged, position = rows, rows FROM walked "
+              "WHERE diverged OR position = rows ORDER BY position"),
+          after, TeamIdsParam(filter), EntityIdsParam(filter), limit, config_.domain(),
+          embedding_version));
+  DivergedPage page;
+  page.done = true;  // An empty page: nothing follows.
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.GetBool(i, 2)) page.keys.push_back({r.GetInt64(i, 0), r.GetString(i, 1)});
+    if (r.GetBool(i, 3)) {
+      page.last_id = r.GetString(i, 1);
+      page.done = r.GetInt64(i, 4) < limit;
+    }
+  }
+  return page;
 }
 
 absl::StatusOr<std::vector<entities::EntityRecord>> SourceRows::Read(

@@ -35,6 +35,9 @@ constexpr int kMinPageSize = 100;
 // Pages between checkpoints.
 constexpr int kPagesPerCheckpoint = 20;
 
+// The longest a run waits between two looks at whether its domain's turn has come.
+constexpr absl::Duration kMaxTurnWait = absl::Seconds(10);
+
 ActivityOptions Options(absl::Duration start_to_close) {
   ActivityOptions o;
   o.start_to_close_timeout = start_to_close;
@@ -66,12 +69,20 @@ class SyncRun {
       ASSIGN_OR_RETURN(int version, ctx_.GetVersion("parallel-flushes", 1));
       position_.max_flushes = version >= 1 ? kMaxFlushes : 1;
     }
+    // Runs that began before they converged to the desired state walk as they were recorded.
+    if (!position_.converges) {
+      if (position_.snapshot_us) {
+        position_.converges = false;  // A checkpoint of an older vecsync, past its start.
+      } else {
+        ASSIGN_OR_RETURN(int version, ctx_.GetVersion("converge", 1));
+        position_.converges = version >= 1;
+      }
+    }
     if (!position_.snapshot_us) RETURN_IF_ERROR(Prepare());
     // (A checkpoint of a vecsync from before local batches has no size.)
     summarize_batch_size_ = position_.summarize_batch_size.value_or(
         in_.summarize_batch_size.value_or(kProviderSummarizeBatchSize));
-    std::vector<SelectPhase> phases = {SelectPhase::kRetry, SelectPhase::kChanged};
-    if (hard_deletes) phases.push_back(SelectPhase::kHardDeleted);
+    const std::vector<SelectPhase> phases = Phases(hard_deletes);
     int pages_since_checkpoint = 0;
     while (true) {
       ASSIGN_OR_RETURN(
@@ -108,30 +119,79 @@ class SyncRun {
       }
     }
     RETURN_IF_ERROR(FlushPending());
-    if (!in_.filtered()) {
-      RETURN_IF_ERROR(engine::ExecuteActivity(
-                          ctx_, kFinishActivity,
-                          FinishInput{in_.domain, in_.embedding_version, *position_.snapshot_us},
-                          Options(absl::Minutes(1)))
-                          .status());
+    if (*position_.converges || !in_.filtered()) {
+      FinishInput finish{in_.domain, in_.embedding_version, std::nullopt, position_.changes_upto};
+      // Only a walk by change time of the whole domain moves its watermark.
+      if (in_.mode == SyncMode::kIncremental && !in_.filtered()) {
+        finish.snapshot_us = *position_.snapshot_us;
+      }
+      RETURN_IF_ERROR(
+          engine::ExecuteActivity(ctx_, kFinishActivity, finish, Options(absl::Minutes(1)))
+              .status());
     }
     RETURN_IF_ERROR(Report());
     return position_.counters.ToJson();
   }
 
  private:
-  // Fixes the run's snapshot and watermark, and sizes its batches, from sync-prepare's recorded
-  // result: a replay sees what the run saw.
+  // The phases the run walks, in order (selection.h).
+  std::vector<SelectPhase> Phases(bool hard_deletes) const {
+    if (!*position_.converges) {
+      std::vector<SelectPhase> phases = {SelectPhase::kRetry, SelectPhase::kChanged};
+      if (hard_deletes) phases.push_back(SelectPhase::kHardDeleted);
+      return phases;
+    }
+    std::vector<SelectPhase> phases = {SelectPhase::kRetry};
+    if (position_.changes_upto > 0) phases.push_back(SelectPhase::kQueued);
+    if (!position_.changed_teams.empty()) {
+      phases.push_back(SelectPhase::kScopeTeams);
+      phases.push_back(SelectPhase::kScopeTeamsGone);
+    }
+    switch (in_.mode) {
+      case SyncMode::kIncremental:
+        phases.push_back(SelectPhase::kChanged);
+        if (hard_deletes) phases.push_back(SelectPhase::kHardDeleted);
+        break;
+      case SyncMode::kChanges:
+        break;
+      case SyncMode::kReconcile:
+        phases.push_back(SelectPhase::kReconcile);
+        phases.push_back(SelectPhase::kHardDeleted);
+        break;
+    }
+    return phases;
+  }
+
+  // Fixes the run's snapshot, watermark and queued changes, and sizes its batches, from
+  // sync-prepare's recorded result: a replay sees what the run saw. While another run holds the
+  // domain, this one waits its turn.
   absl::Status Prepare() {
     ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
-    position_.snapshot_us = absl::ToUnixMicros(in_.start_dt.value_or(now));
-    ASSIGN_OR_RETURN(PrepareResult prepared,
-                     engine::ExecuteActivity(ctx_, kPrepareActivity,
-                                             PrepareInput{in_.domain, in_.embedding_version},
-                                             Options(absl::Minutes(1))));
+    PrepareInput input{in_.domain, in_.embedding_version};
+    input.take_changes = *position_.converges && !in_.filtered();
+    input.mode = in_.mode;
+    PrepareResult prepared;
+    absl::Duration wait = absl::Seconds(1);
+    while (true) {
+      ASSIGN_OR_RETURN(prepared, engine::ExecuteActivity(ctx_, kPrepareActivity, input,
+                                                         Options(absl::Minutes(1))));
+      if (!prepared.held_by) break;
+      RETURN_IF_ERROR(ctx_.SetProgress({{"domain", in_.domain},
+                                        {"phase", "waiting"},
+                                        {"waiting_for_run", *prepared.held_by},
+                                        {"done", 0},
+                                        {"total", 0}}));
+      RETURN_IF_ERROR(ctx_.Sleep(wait));
+      wait = std::min(wait * 2, kMaxTurnWait);
+    }
+    position_.snapshot_us = absl::ToUnixMicros(in_.start_dt.value_or(
+        prepared.snapshot_us ? absl::FromUnixMicros(*prepared.snapshot_us) : now));
     // A full walk for a new embedding version or a first run; from the watermark otherwise.
     position_.watermark_us = prepared.watermark_us.value_or(-1);
+    position_.overlap_us = prepared.overlap_us;
     position_.datetime64 = prepared.datetime64;
+    position_.changes_upto = prepared.changes_upto;
+    position_.changed_teams = std::move(prepared.changed_teams);
     position_.summarize_batch_size = in_.summarize_batch_size.value_or(
         prepared.summarizer_local ? kLocalSummarizeBatchSize : kProviderSummarizeBatchSize);
     return absl::OkStatus();
@@ -145,7 +205,14 @@ class SyncRun {
     in.limit = std::max(summarize_batch_size_ * in_.max_parallel_requests * 2, kMinPageSize);
     in.snapshot_us = *position_.snapshot_us;
     in.watermark_us = position_.watermark_us;
+    in.overlap_us = position_.overlap_us;
+    in.embedding_version = in_.embedding_version;
+    in.changes_upto = position_.changes_upto;
     in.filter = {in_.team_ids, in_.entity_ids};
+    if (position_.phase == SelectPhase::kScopeTeams ||
+        position_.phase == SelectPhase::kScopeTeamsGone) {
+      in.filter = {position_.changed_teams, {}};
+    }
     return in;
   }
 

@@ -20,14 +20,36 @@ void IntInRange(JsonFields& f, const char* key, int lo, int hi, T* out) {
   *out = static_cast<int>(*value);
 }
 
+constexpr SyncMode kModes[] = {SyncMode::kIncremental, SyncMode::kChanges, SyncMode::kReconcile};
+
 }  // namespace
+
+const char* SyncModeName(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::kIncremental:
+      return "incremental";
+    case SyncMode::kChanges:
+      return "changes";
+    case SyncMode::kReconcile:
+      return "reconcile";
+  }
+  return "incremental";
+}
+
+absl::StatusOr<SyncMode> SyncModeFromName(absl::string_view name) {
+  for (SyncMode mode : kModes) {
+    if (name == SyncModeName(mode)) return mode;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("mode must be incremental, changes or reconcile, got \"", name, "\""));
+}
 
 absl::StatusOr<SyncInput> SyncInput::Parse(const Json& input,
                                            const entities::EntityConfigRegistry& domains) {
   JsonFields f(input, "input");
   f.RejectUnknown({"domain", "start_dt", "summarize_batch_size", "embed_batch_size",
                    "max_parallel_requests", "insert_batch_size", "delay_between_batches",
-                   "embedding_version", "team_ids", "entity_ids"});
+                   "embedding_version", "team_ids", "entity_ids", "mode"});
   RETURN_IF_ERROR(f.status());
   SyncInput in;
   if (!f.Has("domain") || !f.Member("domain").is_string()) {
@@ -46,6 +68,17 @@ absl::StatusOr<SyncInput> SyncInput::Parse(const Json& input,
                           *start_dt, "\""));
     }
     in.start_dt = t;
+  }
+  std::optional<std::string> mode;
+  f.Optional("mode", &mode);
+  if (mode) {
+    absl::StatusOr<SyncMode> known = SyncModeFromName(*mode);
+    if (known.ok()) {
+      in.mode = *known;
+    } else {
+      f.Fail("mode",
+             absl::StrCat("must be incremental, changes or reconcile, got \"", *mode, "\""));
+    }
   }
   IntInRange(f, "summarize_batch_size", 1, 2048, &in.summarize_batch_size);
   IntInRange(f, "embed_batch_size", 1, 2048, &in.embed_batch_size);
@@ -67,6 +100,11 @@ absl::StatusOr<SyncInput> SyncInput::Parse(const Json& input,
         f.Fail("entity_ids", "must be an array of strings");
       }
     }
+  }
+  if (f.status().ok() && in.mode == SyncMode::kChanges && in.filtered()) {
+    f.Fail("mode",
+           "changes syncs the domain's queued changes, all of them: it takes no team_ids "
+           "or entity_ids");
   }
   RETURN_IF_ERROR(f.status());
   return in;

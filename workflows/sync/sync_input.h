@@ -6,7 +6,8 @@
 //                                          with a provider, 1000 with a local summarizer
 //    "embed_batch_size": 96, "max_parallel_requests": 5,
 //    "insert_batch_size": 10000, "delay_between_batches": 0 (seconds),
-//    "embedding_version": 1, "team_ids": [2, 3], "entity_ids": ["12", "13"]}
+//    "embedding_version": 1, "team_ids": [2, 3], "entity_ids": ["12", "13"],
+//    "mode": "incremental"}                 what the run looks at (SyncMode); default incremental
 //
 // Unknown keys and out-of-range values are INVALID_ARGUMENT naming the field.
 #ifndef VECSYNC_WORKFLOWS_SYNC_SYNC_INPUT_H_
@@ -24,8 +25,29 @@
 
 namespace vecsync::workflows {
 
+// What a run looks at, besides the entities whose last attempt failed. Every mode tombstones
+// what left the scope, re-embeds only what its hashes require, and pays for nothing twice.
+enum class SyncMode {
+  // The queued changes, the teams that entered or left the scope, and the rows changed since
+  // the domain's watermark (less an overlap): what a schedule runs.
+  kIncremental,
+  // The queued changes and the teams that entered or left the scope only: what the change feed
+  // starts, seconds after a commit.
+  kChanges,
+  // Every row of the source and every entity of the ledger, keyed walks of both, repairing any
+  // divergence between them (a restored database, a dropped replication slot): the daily
+  // backstop. Its cost grows with the domain; its provider calls only with what diverged.
+  kReconcile,
+};
+
+// "incremental", "changes", "reconcile".
+const char* SyncModeName(SyncMode mode);
+// INVALID_ARGUMENT, naming the modes, for another name.
+absl::StatusOr<SyncMode> SyncModeFromName(absl::string_view name);
+
 struct SyncInput {
   std::string domain;
+  SyncMode mode = SyncMode::kIncremental;
   std::optional<absl::Time> start_dt;
   // Unset: the workflow picks PostHog's 96 for a provider summarizer, and a larger batch for a
   // local one, whose summaries cost nothing but whose every activity costs claiming, queueing and
@@ -39,7 +61,8 @@ struct SyncInput {
   std::vector<int64_t> team_ids;
   std::vector<std::string> entity_ids;
 
-  // A run restricted by team_ids or entity_ids does not advance the domain's watermark.
+  // A run restricted by team_ids or entity_ids syncs those only: it does not advance the
+  // domain's watermark, nor take its queued changes.
   bool filtered() const { return !team_ids.empty() || !entity_ids.empty(); }
 
   // INVALID_ARGUMENT naming the field; a domain not in `domains` lists the known ones.

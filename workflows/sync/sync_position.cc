@@ -62,6 +62,10 @@ Json SyncPosition::ToJson() const {
   if (snapshot_us) out["snapshot_us"] = *snapshot_us;
   if (summarize_batch_size) out["summarize_batch_size"] = *summarize_batch_size;
   if (max_flushes) out["max_flushes"] = *max_flushes;
+  if (converges) out["converges"] = *converges;
+  if (overlap_us > 0) out["overlap_us"] = overlap_us;
+  if (changes_upto > 0) out["changes_upto"] = changes_upto;
+  if (!changed_teams.empty()) out["changed_teams"] = changed_teams;
   return out;
 }
 
@@ -76,6 +80,10 @@ absl::StatusOr<SyncPosition> SyncPosition::FromJson(const Json& json) {
   f.Optional("summarize_batch_size", &p.summarize_batch_size);
   f.Optional("max_flushes", &p.max_flushes);
   f.Optional("pending", &p.pending);
+  f.Optional("converges", &p.converges);
+  f.Optional("overlap_us", &p.overlap_us);
+  f.Optional("changes_upto", &p.changes_upto);
+  f.Optional("changed_teams", &p.changed_teams);
   RETURN_IF_ERROR(f.status());
   ASSIGN_OR_RETURN(p.phase, SelectPhaseFromName(phase));
   if (!f.Member("cursor").is_null()) {

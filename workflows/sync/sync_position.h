@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "src/common/json.h"
@@ -48,6 +49,7 @@ struct SyncPosition {
   // Set when the run starts (from sync-prepare's recorded result): a replay sees the same.
   std::optional<int64_t> snapshot_us;
   int64_t watermark_us = -1;  // -1: a full walk (a new embedding version or a first run).
+  int64_t overlap_us = 0;     // The walk rechecks this long before the watermark.
   bool datetime64 = false;
   // Entities per sync-process. nullopt in a checkpoint of a vecsync from before local batches:
   // such a run keeps PostHog's 96 (or the input's size).
@@ -56,6 +58,12 @@ struct SyncPosition {
   // flushes keep one at a time, or their replay would diverge).
   std::optional<int> max_flushes;
   int64_t pending = 0;  // Rows queued that no flush has taken yet, at the checkpoint.
+  // Whether the run converges to the desired state (takes queued changes and teams that entered
+  // or left the scope, claims its domain). nullopt until the run decides; false in runs that
+  // began before: they walk retry, changed and hard_deleted, as they were recorded.
+  std::optional<bool> converges;
+  int64_t changes_upto = 0;            // The queued changes the run syncs (sync-prepare's).
+  std::vector<int64_t> changed_teams;  // The teams whose scope changed, walked whole.
 
   Json ToJson() const;
   static absl::StatusOr<SyncPosition> FromJson(const Json& json);

@@ -3,7 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/json_fields.h"
 #include "src/common/status_macros.h"
+#include "workflows/sync/change_queue.h"
 #include "workflows/sync/committed_results.h"
+#include "workflows/sync/domain_claim.h"
+#include "workflows/sync/scope_teams.h"
 #include "workflows/sync/sql_time.h"
 
 namespace vecsync::workflows {
@@ -20,11 +23,26 @@ absl::Status RefuseOlderVersion(const std::string& domain, int version, int newe
       newest, " or higher (a higher one re-embeds everything)"));
 }
 
-absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, const PrepareInput& in) {
+// The database's clock, held back to the start of the oldest transaction that has written and
+// is still open (the sessions the role may see).
+absl::StatusOr<int64_t> DatabaseSnapshot(PgConnection& conn) {
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn.Query(absl::StrCat(
+                       "SELECT ", MicrosOf("LEAST(clock_timestamp(), (SELECT min(xact_start) "
+                                           "FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
+                                           "AND pid <> pg_backend_pid()))"))));
+  return r.GetInt64(0, 0);
+}
+
+absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, engine::ActivityContext& ctx,
+                                      const PrepareInput& in) {
   PrepareResult result;
+  ASSIGN_OR_RETURN(const entities::EntityConfig* config, env.domains->Find(in.domain));
+  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
+  ASSIGN_OR_RETURN(result.held_by, ClaimDomain(*conn, in.domain, ctx.info().run_id));
+  if (result.held_by) return result;
   ASSIGN_OR_RETURN(result.datetime64, env.vectors->CreateIfMissing());
   result.summarizer_local = env.summarizer->local();
-  ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
   RETURN_IF_ERROR(ForgetResultsOfEndedRuns(*conn));
   // The run's watermark, and the newest version a sync of the domain completed. ClickHouse keeps
   // the row of the newest embedding version: a run at an older one would pay for embeddings
@@ -41,28 +59,49 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, const PrepareI
         RefuseOlderVersion(in.domain, in.embedding_version, static_cast<int>(r.GetInt64(0, 1))));
   }
   if (!r.IsNull(0, 0)) result.watermark_us = r.GetInt64(0, 0);
+  result.overlap_us = absl::ToInt64Microseconds(kWatermarkOverlap);
+  ASSIGN_OR_RETURN(result.snapshot_us, DatabaseSnapshot(*conn));
+  if (!in.take_changes) return result;
+  const bool walks_everything =
+      in.mode == SyncMode::kReconcile ||
+      (in.mode == SyncMode::kIncremental && !result.watermark_us.has_value());
+  RETURN_IF_ERROR(RefreshScopeTeams(*conn, *config, /*queue_entered=*/!walks_everything).status());
+  ChangeQueue queue(*conn, in.domain);
+  ASSIGN_OR_RETURN(result.changes_upto, queue.NewestSeq());
+  ASSIGN_OR_RETURN(result.changed_teams, queue.TeamsUpTo(result.changes_upto));
   return result;
 }
 
-absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, const FinishInput& in) {
+absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, engine::ActivityContext& ctx,
+                                        const FinishInput& in) {
   ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
-  RETURN_IF_ERROR(
-      conn->Query(absl::StrCat("INSERT INTO vecsync.sync_watermarks (domain, embedding_version, "
-                               "watermark) VALUES ($1, $2, ",
-                               kTimestampFromMicros,
-                               "$3::bigint) "
-                               "ON CONFLICT (domain, embedding_version) DO UPDATE SET "
-                               "watermark = GREATEST(sync_watermarks.watermark, "
-                               "EXCLUDED.watermark)"),
-                  in.domain, in.embedding_version, in.snapshot_us)
-          .status());
+  PgTransaction txn(*conn);
+  RETURN_IF_ERROR(txn.Begin());
+  if (in.snapshot_us) {
+    RETURN_IF_ERROR(
+        conn->Query(absl::StrCat("INSERT INTO vecsync.sync_watermarks (domain, embedding_version, "
+                                 "watermark) VALUES ($1, $2, ",
+                                 kTimestampFromMicros,
+                                 "$3::bigint) "
+                                 "ON CONFLICT (domain, embedding_version) DO UPDATE SET "
+                                 "watermark = GREATEST(sync_watermarks.watermark, "
+                                 "EXCLUDED.watermark)"),
+                    in.domain, in.embedding_version, *in.snapshot_us)
+            .status());
+  }
+  if (in.changes_upto > 0) RETURN_IF_ERROR(ChangeQueue(*conn, in.domain).Remove(in.changes_upto));
+  RETURN_IF_ERROR(ReleaseDomain(*conn, in.domain, ctx.info().run_id));
+  RETURN_IF_ERROR(txn.Commit());
   return engine::NoResult{};
 }
 
 }  // namespace
 
 Json PrepareInput::ToJson() const {
-  return {{"domain", domain}, {"embedding_version", embedding_version}};
+  return {{"domain", domain},
+          {"embedding_version", embedding_version},
+          {"take_changes", take_changes},
+          {"mode", SyncModeName(mode)}};
 }
 
 absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
@@ -70,12 +109,21 @@ absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
   JsonFields f(json, "sync-prepare input");
   f.Required("domain", &in.domain);
   f.Required("embedding_version", &in.embedding_version);
+  f.Optional("take_changes", &in.take_changes);
+  std::string mode = SyncModeName(in.mode);
+  f.Optional("mode", &mode);
   RETURN_IF_ERROR(f.status());
+  ASSIGN_OR_RETURN(in.mode, SyncModeFromName(mode));
   return in;
 }
 
 Json PrepareResult::ToJson() const {
+  if (held_by) return {{"held_by", *held_by}};
   return {{"watermark_us", watermark_us ? Json(*watermark_us) : Json()},
+          {"snapshot_us", snapshot_us ? Json(*snapshot_us) : Json()},
+          {"overlap_us", overlap_us},
+          {"changes_upto", changes_upto},
+          {"changed_teams", changed_teams},
           {"datetime64", datetime64},
           {"summarizer_local", summarizer_local}};
 }
@@ -83,7 +131,12 @@ Json PrepareResult::ToJson() const {
 absl::StatusOr<PrepareResult> PrepareResult::FromJson(const Json& json) {
   PrepareResult r;
   JsonFields f(json, "sync-prepare result");
+  f.Optional("held_by", &r.held_by);
   f.Optional("watermark_us", &r.watermark_us);
+  f.Optional("snapshot_us", &r.snapshot_us);
+  f.Optional("overlap_us", &r.overlap_us);
+  f.Optional("changes_upto", &r.changes_upto);
+  f.Optional("changed_teams", &r.changed_teams);
   f.Optional("datetime64", &r.datetime64);
   // Absent from a result an older vecsync recorded: it batched as for a provider.
   f.Optional("summarizer_local", &r.summarizer_local);
@@ -92,8 +145,10 @@ absl::StatusOr<PrepareResult> PrepareResult::FromJson(const Json& json) {
 }
 
 Json FinishInput::ToJson() const {
-  return {
-      {"domain", domain}, {"embedding_version", embedding_version}, {"snapshot_us", snapshot_us}};
+  return {{"domain", domain},
+          {"embedding_version", embedding_version},
+          {"snapshot_us", snapshot_us ? Json(*snapshot_us) : Json()},
+          {"changes_upto", changes_upto}};
 }
 
 absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
@@ -101,7 +156,9 @@ absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
   JsonFields f(json, "sync-finish input");
   f.Required("domain", &in.domain);
   f.Required("embedding_version", &in.embedding_version);
-  f.Required("snapshot_us", &in.snapshot_us);
+  // (Required, and never null, in an older vecsync's input.)
+  f.Optional("snapshot_us", &in.snapshot_us);
+  f.Optional("changes_upto", &in.changes_upto);
   RETURN_IF_ERROR(f.status());
   return in;
 }
@@ -117,11 +174,12 @@ absl::Status CheckEmbeddingVersion(PgConnection& conn, const std::string& domain
 
 absl::Status RegisterWatermarkActivities(engine::Registry* registry, const SyncEnvironment* env) {
   RETURN_IF_ERROR(engine::RegisterActivity(
-      registry, kPrepareActivity,
-      [env](engine::ActivityContext&, const PrepareInput& in) { return Prepare(*env, in); }));
+      registry, kPrepareActivity, [env](engine::ActivityContext& ctx, const PrepareInput& in) {
+        return Prepare(*env, ctx, in);
+      }));
   return engine::RegisterActivity(
       registry, kFinishActivity,
-      [env](engine::ActivityContext&, const FinishInput& in) { return Finish(*env, in); });
+      [env](engine::ActivityContext& ctx, const FinishInput& in) { return Finish(*env, ctx, in); });
 }
 
 }  // namespace vecsync::workflows
