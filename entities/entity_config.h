@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -46,6 +47,9 @@ struct SourceScope {
   // when the scope reads nothing but the source row itself (a row then enters or leaves it only
   // by an edit, which moves its updated_at).
   std::string teams_sql;
+  // The tables `joins` and `teams_sql` read: the change feed watches them, and a change to one
+  // makes the next run compare the teams in scope.
+  std::vector<std::string> tables;
 };
 
 // Implementations are stateless and thread-safe.

@@ -9,7 +9,8 @@ SourceScope PostHogApprovedOrganizations() {
       "posthog_o.is_ai_data_processing_approved",
       "SELECT posthog_t.id FROM posthog_team posthog_t "
       "JOIN posthog_organization posthog_o ON posthog_o.id = posthog_t.organization_id "
-      "WHERE posthog_o.is_ai_data_processing_approved"};
+      "WHERE posthog_o.is_ai_data_processing_approved",
+      {"posthog_team", "posthog_organization"}};
 }
 
 }  // namespace vecsync::entities

@@ -39,6 +39,10 @@ std::string g_db_name;
 void DropTestDatabase() {
   auto conn = PgConnection::Connect(ServerUrl());
   if (conn.ok()) {
+    // A change feed's slot would keep the database from being dropped.
+    (void)(*conn)->Query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1",
+        g_db_name);
     (void)(*conn)->Execute(absl::StrCat("DROP DATABASE IF EXISTS ", g_db_name, " WITH (FORCE)"));
   }
 }

@@ -33,6 +33,8 @@
 #include "src/engine/worker.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
 #include "workflows/register_all.h"
+#include "workflows/sync/change_feed.h"
+#include "workflows/sync/sync_metrics.h"
 
 namespace vecsync::cli {
 namespace {
@@ -50,6 +52,7 @@ struct ServerFlags {
   bool api = true;
   bool workers = true;
   bool scheduler = true;
+  bool change_feed = true;
   int max_concurrent_workflows = 256;
   int max_concurrent_activities = 16;
   std::string lease = "15s";
@@ -166,7 +169,17 @@ void RunServer(const ServerFlags& flags) {
     scheduler = std::make_unique<engine::Scheduler>(&schedules);
     scheduler->Start();
   }
+  // Commits reach ClickHouse within seconds where logical replication is allowed; otherwise the
+  // feed says why, once, and schedules poll.
+  std::unique_ptr<workflows::ChangeFeed> change_feed;
+  if (flags.change_feed) {
+    workflows::ChangeFeedOptions feed_options;
+    feed_options.pg_url = flags.db.pg_url;
+    change_feed = std::make_unique<workflows::ChangeFeed>(feed_options, &domains, &client);
+    change_feed->Start();
+  }
   auto stop_engine = [&] {
+    if (change_feed) change_feed->Stop();
     if (scheduler) scheduler->Shutdown();
     if (worker) worker->Shutdown();
   };
@@ -206,7 +219,10 @@ void RunServer(const ServerFlags& flags) {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<HttpServer> ops;
   if (!flags.metrics_listen.empty() && flags.metrics_listen != "off") {
-    metrics::AddCollector([&control_pool] { CollectDatabaseGauges(&control_pool); });
+    metrics::AddCollector([&control_pool] {
+      CollectDatabaseGauges(&control_pool);
+      if (auto conn = control_pool.Acquire(); conn.ok()) workflows::CollectSyncGauges(**conn);
+    });
     auto started = HttpServer::Start(
         flags.metrics_listen,
         {{"/metrics",
@@ -239,6 +255,8 @@ void RunServer(const ServerFlags& flags) {
        {"auth", auth->enabled() ? "bearer" : "off"},
        {"workers", flags.workers ? "on" : "off"},
        {"scheduler", flags.scheduler ? "on" : "off"},
+       {"change_feed",
+        flags.change_feed ? "on (unless logical replication is unavailable)" : "off"},
        {"metrics", ops ? absl::StrCat(flags.metrics_listen, " (port ", ops->port(), ")") : "off"}});
 
   std::signal(SIGTERM, OnSignal);
@@ -293,6 +311,9 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_flag("!--no-scheduler", flags->scheduler,
                 "Run no scheduler (schedules still fire once per due time with any number of "
                 "schedulers)");
+  cmd->add_flag("!--no-change-feed", flags->change_feed,
+                "Stream no changes by logical replication: syncs run only when started or "
+                "scheduled");
   cmd->add_option("--max-concurrent-workflows", flags->max_concurrent_workflows,
                   "Workflow runs this process executes at once")
       ->check(CLI::PositiveNumber)

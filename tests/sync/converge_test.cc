@@ -165,7 +165,7 @@ TEST_F(SyncTest, AChangesRunSyncsTheQueuedEntitiesOnly) {
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
     ASSERT_TRUE(
-        ChangeQueue(**conn, "action").AddEntities({{2, std::to_string(id)}}, std::nullopt).ok());
+        ChangeQueue(**conn, "action").AddEntities({{{2, std::to_string(id)}, std::nullopt}}).ok());
   }
   const int summarized = summarizer_.items;
   const Json changes = Sync({{"domain", "action"}, {"mode", "changes"}});
@@ -182,10 +182,10 @@ TEST_F(SyncTest, AChangeQueuedAgainWhileARunTakesItIsKeptForTheNextRun) {
   auto conn = pool_->Acquire();
   ASSERT_TRUE(conn.ok());
   ChangeQueue queue(**conn, "action");
-  ASSERT_TRUE(queue.AddEntities({{1, "7"}, {1, "8"}}, std::nullopt).ok());
+  ASSERT_TRUE(queue.AddEntities({{{1, "7"}, absl::Now()}, {{1, "8"}, absl::Now()}}).ok());
   const int64_t upto = queue.NewestSeq().value();
   // The run has read entity 8; it changes again before the run removes what it synced.
-  ASSERT_TRUE(queue.AddEntities({{1, "8"}}, std::nullopt).ok());
+  ASSERT_TRUE(queue.AddEntities({{{1, "8"}, std::nullopt}}).ok());
   ASSERT_TRUE(queue.Remove(upto).ok());
   auto left = queue.EntitiesAfter({-1, ""}, queue.NewestSeq().value(), 10);
   ASSERT_TRUE(left.ok());

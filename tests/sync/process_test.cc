@@ -198,7 +198,7 @@ TEST_F(SyncTest, TheDomainsPromptReachesTheSummarizerAndANewOneResummarizes) {
   auto add = [&](const std::string& name, const std::string& prompt) {
     ASSERT_TRUE(domains_
                     .Register(std::make_unique<TestActionConfig>(
-                        name, entities::SourceScope{"", "s.team_id = 1", ""}, prompt))
+                        name, entities::SourceScope{"", "s.team_id = 1", "", {}}, prompt))
                     .ok());
   };
   add("prompted_action", "Summarize this action for a search index.");
@@ -228,7 +228,7 @@ TEST_F(SyncTest, TheDomainDecidesTheTextEmbeddedAndTheLedgerKeepsTheSummary) {
   summarizer_.is_local = true;  // Its summaries reach the ledger with the flush.
   ASSERT_TRUE(domains_
                   .Register(std::make_unique<TestActionConfig>(
-                      "labelled_action", entities::SourceScope{"", "s.team_id = 1", ""},
+                      "labelled_action", entities::SourceScope{"", "s.team_id = 1", "", {}},
                       "Summarize.", "Action: "))
                   .ok());
   ASSERT_GT(Sync({{"domain", "labelled_action"}})["inserted"].get<int>(), 0);

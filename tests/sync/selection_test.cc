@@ -29,10 +29,11 @@ TEST_F(SyncTest, RerunWithoutChangesCallsNoProviderAndChangingOneCallsOnce) {
 TEST_F(SyncTest, TheDomainsScopeAloneDecidesWhichRowsAreSynced) {
   // Team 9's organization has not approved AI processing: no PostHog domain syncs it. A domain
   // whose scope is "team 9" does: the workflow holds no scope of its own.
-  ASSERT_TRUE(domains_
-                  .Register(std::make_unique<TestActionConfig>(
-                      "team9_action", entities::SourceScope{"", "s.team_id = 9", ""}, "Summarize."))
-                  .ok());
+  ASSERT_TRUE(
+      domains_
+          .Register(std::make_unique<TestActionConfig>(
+              "team9_action", entities::SourceScope{"", "s.team_id = 9", "", {}}, "Summarize."))
+          .ok());
   const Json result = Sync({{"domain", "team9_action"}});
   std::set<std::string> team9;
   auto conn = pool_->Acquire();

@@ -6,41 +6,72 @@
 
 namespace vecsync::workflows {
 
-absl::Status ChangeQueue::AddEntities(absl::Span<const EntityKey> keys,
-                                      std::optional<absl::Time> committed_at) {
+absl::Status ChangeQueue::AddEntities(absl::Span<const EntityChange> changes) {
   std::vector<int64_t> teams;
   std::vector<std::optional<std::string>> ids;
-  for (const EntityKey& key : keys) {
-    teams.push_back(key.team_id);
-    ids.emplace_back(key.id);
+  std::vector<std::optional<int64_t>> committed_us;
+  for (const EntityChange& change : changes) {
+    teams.push_back(change.key.team_id);
+    ids.emplace_back(change.key.id);
+    committed_us.push_back(change.committed_at
+                               ? std::optional<int64_t>(absl::ToUnixMicros(*change.committed_at))
+                               : std::nullopt);
   }
-  return Add(teams, ids, committed_at);
+  return Add(teams, ids, committed_us);
 }
 
 absl::Status ChangeQueue::AddTeams(absl::Span<const int64_t> team_ids) {
   return Add(std::vector<int64_t>(team_ids.begin(), team_ids.end()),
-             std::vector<std::optional<std::string>>(team_ids.size()), std::nullopt);
+             std::vector<std::optional<std::string>>(team_ids.size()),
+             std::vector<std::optional<int64_t>>(team_ids.size()));
+}
+
+absl::Status ChangeQueue::AddLedgerEntities(absl::Span<const std::string> ids,
+                                            std::optional<absl::Time> committed_at) {
+  if (ids.empty()) return absl::OkStatus();
+  std::optional<std::string> committed_us;
+  if (committed_at) committed_us = std::to_string(absl::ToUnixMicros(*committed_at));
+  return conn_
+      .Query(absl::StrCat(
+                 "INSERT INTO vecsync.entity_changes AS c (domain, team_id, entity_id, seq, "
+                 "  committed_at) "
+                 "SELECT $1, st.team_id, st.entity_id, nextval('vecsync.entity_changes_seq'), ",
+                 kTimestampFromMicros,
+                 "$3::bigint FROM vecsync.entity_state st "
+                 "WHERE st.domain = $1 AND st.entity_id = ANY($2::text[]) "
+                 "ORDER BY st.team_id, st.entity_id "
+                 "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET seq = EXCLUDED.seq, "
+                 "  committed_at = LEAST(c.committed_at, EXCLUDED.committed_at)"),
+             domain_, PgArrayLiteral(std::vector<std::string>(ids.begin(), ids.end())),
+             committed_us)
+      .status();
 }
 
 absl::Status ChangeQueue::Add(const std::vector<int64_t>& teams,
                               const std::vector<std::optional<std::string>>& ids,
-                              std::optional<absl::Time> committed_at) {
+                              const std::vector<std::optional<int64_t>>& committed_us) {
   if (teams.empty()) return absl::OkStatus();
-  std::optional<std::string> committed_us;
-  if (committed_at) committed_us = std::to_string(absl::ToUnixMicros(*committed_at));
+  std::vector<std::optional<std::string>> committed;
+  for (const std::optional<int64_t>& us : committed_us) {
+    committed.push_back(us ? std::optional<std::string>(std::to_string(*us)) : std::nullopt);
+  }
   // In key order, so that two writers queueing the same entities wait for one another instead
-  // of deadlocking.
+  // of deadlocking; an entity twice in `ids` is queued once, with its earliest commit time.
   return conn_
       .Query(
           absl::StrCat("INSERT INTO vecsync.entity_changes AS c (domain, team_id, entity_id, seq, "
                        "  committed_at) "
-                       "SELECT $1, v.team_id, v.entity_id, nextval('vecsync.entity_changes_seq'), ",
+                       "SELECT $1, v.team_id, v.entity_id, nextval('vecsync.entity_changes_seq'), "
+                       "  v.committed_at FROM (SELECT team_id, entity_id, min(",
                        kTimestampFromMicros,
-                       "$4::bigint FROM unnest($2::bigint[], $3::text[]) AS v(team_id, entity_id) "
+                       "committed_us) AS committed_at "
+                       "  FROM unnest($2::bigint[], $3::text[], $4::bigint[]) "
+                       "    AS u(team_id, entity_id, committed_us) "
+                       "  GROUP BY team_id, entity_id) v "
                        "ORDER BY v.team_id, v.entity_id "
                        "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET seq = EXCLUDED.seq, "
                        "  committed_at = LEAST(c.committed_at, EXCLUDED.committed_at)"),
-          domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), committed_us)
+          domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(committed))
       .status();
 }
 
@@ -75,10 +106,17 @@ absl::StatusOr<std::vector<int64_t>> ChangeQueue::TeamsUpTo(int64_t upto) {
   return teams;
 }
 
-absl::Status ChangeQueue::Remove(int64_t upto) {
-  return conn_
-      .Query("DELETE FROM vecsync.entity_changes WHERE domain = $1 AND seq <= $2", domain_, upto)
-      .status();
+absl::StatusOr<std::vector<double>> ChangeQueue::Remove(int64_t upto) {
+  ASSIGN_OR_RETURN(PgResult r,
+                   conn_.Query("DELETE FROM vecsync.entity_changes WHERE domain = $1 AND seq <= $2 "
+                               "RETURNING EXTRACT(EPOCH FROM clock_timestamp() - "
+                               "committed_at)::float8",
+                               domain_, upto));
+  std::vector<double> seconds;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (!r.IsNull(i, 0)) seconds.push_back(r.GetDouble(i, 0));
+  }
+  return seconds;
 }
 
 }  // namespace vecsync::workflows

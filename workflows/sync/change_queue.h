@@ -6,7 +6,7 @@
 // a change queued meanwhile waits for the next run. So a crash at any point loses nothing.
 //
 //   ChangeQueue queue(*conn, "action");
-//   RETURN_IF_ERROR(queue.AddEntities({{2, "17"}}, std::nullopt));
+//   RETURN_IF_ERROR(queue.AddEntities({{{2, "17"}, commit_time}}));
 //   ASSIGN_OR_RETURN(int64_t upto, queue.NewestSeq());
 //   … sync EntitiesAfter(…, upto, …) and the teams of TeamsUpTo(upto) …
 //   RETURN_IF_ERROR(queue.Remove(upto));
@@ -29,14 +29,23 @@
 
 namespace vecsync::workflows {
 
+// A change of one entity; `committed_at`, when known (from the change feed), is when the source
+// committed it.
+struct EntityChange {
+  EntityKey key;
+  std::optional<absl::Time> committed_at;
+};
+
 class ChangeQueue {
  public:
   ChangeQueue(PgConnection& conn, std::string domain) : conn_(conn), domain_(std::move(domain)) {}
 
-  // Queues a change of each of `keys`; `committed_at`, when known, is when the source committed
-  // it (an entity already waiting keeps its earliest).
-  absl::Status AddEntities(absl::Span<const EntityKey> keys,
-                           std::optional<absl::Time> committed_at);
+  // Queues `changes` (an entity already waiting keeps its earliest commit time).
+  absl::Status AddEntities(absl::Span<const EntityChange> changes);
+  // Queues a change of each entity with one of `ids` that the ledger has seen, in whichever team
+  // it holds it: a row deleted outright names only its id.
+  absl::Status AddLedgerEntities(absl::Span<const std::string> ids,
+                                 std::optional<absl::Time> committed_at);
   // Queues a change of every entity of each of `team_ids`.
   absl::Status AddTeams(absl::Span<const int64_t> team_ids);
 
@@ -49,13 +58,14 @@ class ChangeQueue {
   // The teams whose every entity changed up to `upto`, in order.
   absl::StatusOr<std::vector<int64_t>> TeamsUpTo(int64_t upto);
 
-  // Removes the changes up to `upto`: a run synced them.
-  absl::Status Remove(int64_t upto);
+  // Removes the changes up to `upto`: a run synced them. Returns, for those with a commit time,
+  // the seconds since it.
+  absl::StatusOr<std::vector<double>> Remove(int64_t upto);
 
  private:
   absl::Status Add(const std::vector<int64_t>& teams,
                    const std::vector<std::optional<std::string>>& ids,
-                   std::optional<absl::Time> committed_at);
+                   const std::vector<std::optional<int64_t>>& committed_us);
 
   PgConnection& conn_;
   const std::string domain_;

@@ -8,6 +8,7 @@
 #include "workflows/sync/domain_claim.h"
 #include "workflows/sync/scope_teams.h"
 #include "workflows/sync/sql_time.h"
+#include "workflows/sync/sync_metrics.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -23,13 +24,14 @@ absl::Status RefuseOlderVersion(const std::string& domain, int version, int newe
       newest, " or higher (a higher one re-embeds everything)"));
 }
 
-// The database's clock, held back to the start of the oldest transaction that has written and
-// is still open (the sessions the role may see).
+// The database's clock, held back to the start of the oldest transaction in this database that
+// has written and is still open (of the sessions the role may see).
 absl::StatusOr<int64_t> DatabaseSnapshot(PgConnection& conn) {
   ASSIGN_OR_RETURN(PgResult r,
                    conn.Query(absl::StrCat(
                        "SELECT ", MicrosOf("LEAST(clock_timestamp(), (SELECT min(xact_start) "
                                            "FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
+                                           "AND datname = current_database() "
                                            "AND pid <> pg_backend_pid()))"))));
   return r.GetInt64(0, 0);
 }
@@ -89,9 +91,13 @@ absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, engine::Acti
                     in.domain, in.embedding_version, *in.snapshot_us)
             .status());
   }
-  if (in.changes_upto > 0) RETURN_IF_ERROR(ChangeQueue(*conn, in.domain).Remove(in.changes_upto));
+  std::vector<double> latencies;
+  if (in.changes_upto > 0) {
+    ASSIGN_OR_RETURN(latencies, ChangeQueue(*conn, in.domain).Remove(in.changes_upto));
+  }
   RETURN_IF_ERROR(ReleaseDomain(*conn, in.domain, ctx.info().run_id));
   RETURN_IF_ERROR(txn.Commit());
+  ObserveCommitToClickHouse(in.domain, latencies);
   return engine::NoResult{};
 }
 
