@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
+#include "entities/sample_data.h"
+#include "src/clients/clickhouse_client.h"
 #include "tests/engine_fixture.h"
 
 namespace vecsync {
@@ -423,4 +425,57 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
 }
 
 }  // namespace
+TEST_F(CliTest, EntitiesWatchPrintsEachEntityVersionAndResumesAfterItsToken) {
+  {
+    auto conn = pool_->Acquire();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
+    entities::SeedOptions seed;
+    seed.teams = 2;
+    seed.actions = 20;
+    seed.cohorts = 0;
+    seed.event_definitions = 0;
+    // Team ids unique to this run keep its rows apart in the shared ClickHouse table.
+    seed.first_team_id = 3000000 + (getpid() % 100000) * 10;
+    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
+  }
+  StartServer({"--no-change-feed"});
+  ASSERT_EQ(Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)")
+                .exit_code,
+            0);
+  const std::string watch =
+      "entities watch --address " + address_ + " --domain action --output json --max-events ";
+  Result r = Run(watch + "3 --resume-token e0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  std::set<std::string> ids;
+  for (const std::string& line : lines) {
+    const Json event = Json::parse(line);
+    EXPECT_EQ(event["kind"], "embedded") << line;
+    EXPECT_EQ(event["domain"], "action");
+    ids.insert(event["entity_id"].get<std::string>());
+  }
+  const std::string token = Json::parse(lines.back())["resume_token"];
+  r = Run(watch + "1 --resume-token " + token);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json next = Json::parse(r.out);
+  EXPECT_FALSE(ids.contains(next["entity_id"].get<std::string>())) << "repeated after resuming";
+  EXPECT_GT(std::stoll(next["resume_token"].get<std::string>().substr(1)),
+            std::stoll(token.substr(1)));
+
+  r = Run(watch + "1 --resume-token bogus");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("resume_token"), std::string::npos) << r.err;
+  r = Run("entities watch --address " + address_ + " --domain planet --max-events 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("action"), std::string::npos) << "lists the known domains: " << r.err;
+  const int64_t first_team = QueryInt("SELECT min(id) FROM posthog_team");
+  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
+  ASSERT_TRUE(clickhouse.ok());
+  (void)(*clickhouse)
+      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
+                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
+}
+
 }  // namespace vecsync

@@ -1,11 +1,17 @@
 // `vecsync entities failed --domain X [--retry]`: lists the entities whose sync failed (with
 // their last error); --retry lifts their quarantine so the next run tries them again.
+// `vecsync entities watch --domain X [--team N]… [--resume-token T]`: prints one line per entity
+// version embedded or tombstoned, as the server's WatchEntityChanges streams them, resuming
+// (after a server restart too) from the last token it printed.
 #include <iostream>
 
+#include "absl/time/clock.h"
 #include "entities/registry.h"
+#include "src/cli/api_client.h"
 #include "src/cli/commands.h"
 #include "src/common/json.h"
 #include "src/common/pg.h"
+#include "vecsync/v1/entity_service.grpc.pb.h"
 #include "workflows/sync/failed_entities.h"
 
 namespace vecsync::cli {
@@ -18,6 +24,78 @@ struct EntitiesFlags {
   bool quarantined_only = false;
   std::string output = "text";
 };
+
+struct WatchFlags {
+  ApiFlags api;
+  std::string domain;
+  std::vector<int64_t> team_ids;
+  std::string resume_token;
+  int64_t max_events = 0;  // 0: until interrupted.
+};
+
+const char* KindName(v1::EntityChange::Kind kind) {
+  switch (kind) {
+    case v1::EntityChange::EMBEDDED:
+      return "embedded";
+    case v1::EntityChange::TOMBSTONED:
+      return "tombstoned";
+    case v1::EntityChange::CHECKPOINT:
+      return "checkpoint";
+    default:
+      return "unknown";
+  }
+}
+
+void Print(const v1::EntityChange& c, const std::string& output) {
+  if (output == "json") {
+    Json line = {{"resume_token", c.resume_token()}, {"kind", KindName(c.kind())}};
+    if (c.kind() != v1::EntityChange::CHECKPOINT) {
+      line.update({{"domain", c.domain()},
+                   {"team_id", c.team_id()},
+                   {"entity_id", c.entity_id()},
+                   {"embedding_version", c.embedding_version()},
+                   {"version", c.version()},
+                   {"recorded_at_us", c.recorded_at_us()}});
+    }
+    std::cout << line.dump() << std::endl;
+  } else if (c.kind() != v1::EntityChange::CHECKPOINT) {
+    std::cout << c.resume_token() << "  " << KindName(c.kind()) << "  " << c.domain() << "  team "
+              << c.team_id() << "  id " << c.entity_id() << "  embedding_version "
+              << c.embedding_version() << std::endl;
+  }
+}
+
+void Watch(const WatchFlags& flags) {
+  WithStub<v1::EntityService>(flags.api, [&](const ApiChannel& api, v1::EntityService::Stub& stub) {
+    v1::WatchEntityChangesRequest request;
+    request.set_domain(flags.domain);
+    for (int64_t team : flags.team_ids) request.add_team_ids(team);
+    request.set_resume_token(flags.resume_token);
+    int64_t printed = 0;
+    absl::Duration backoff = absl::Milliseconds(200);
+    while (true) {
+      auto context = api.Context(absl::InfiniteDuration());
+      auto reader = stub.WatchEntityChanges(context.get(), request);
+      v1::EntityChange change;
+      while (reader->Read(&change)) {
+        Print(change, flags.api.output);
+        // A reconnect resumes right after what was printed.
+        request.set_resume_token(change.resume_token());
+        backoff = absl::Milliseconds(200);
+        if (change.kind() != v1::EntityChange::CHECKPOINT && flags.max_events > 0 &&
+            ++printed >= flags.max_events) {
+          context->TryCancel();
+          return;
+        }
+      }
+      grpc::Status s = reader->Finish();
+      // The server went away (a restart, a deploy): resume once it is back.
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return Fail(api.Error(s));
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+  });
+}
 
 void ListFailed(const EntitiesFlags& flags) {
   if (auto known = entities::EntityConfigRegistry::BuiltIn().Find(flags.domain); !known.ok()) {
@@ -70,6 +148,23 @@ void AddEntitiesCommand(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   failed->callback([flags] { ListFailed(*flags); });
+
+  static WatchFlags watch_storage;
+  auto* watch_flags = &watch_storage;
+  CLI::App* watch = entities->add_subcommand(
+      "watch",
+      "Print each entity version embedded or tombstoned, in commit order, as it happens "
+      "(resuming from --resume-token, the token of the last line processed)");
+  AddApiFlags(watch, &watch_flags->api);
+  watch->add_option("--domain", watch_flags->domain, "Domain, e.g. action")->required();
+  watch->add_option("--team", watch_flags->team_ids, "Only this team's entities (repeatable)");
+  watch->add_option("--resume-token", watch_flags->resume_token,
+                    "Resume after the event with this token (default: from now)");
+  watch
+      ->add_option("--max-events", watch_flags->max_events,
+                   "Stop after this many events (default: until interrupted)")
+      ->check(CLI::NonNegativeNumber);
+  watch->callback([watch_flags] { Watch(*watch_flags); });
 }
 
 }  // namespace vecsync::cli

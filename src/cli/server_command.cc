@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "src/api/api_server.h"
 #include "src/api/bearer_auth.h"
+#include "src/api/entity_service.h"
 #include "src/api/run_change_feed.h"
 #include "src/api/schedule_service.h"
 #include "src/api/search_service.h"
@@ -202,6 +203,7 @@ void RunServer(const ServerFlags& flags) {
   api::WorkflowService workflow_service(&client, &feed, &*auth);
   api::ScheduleService schedule_service(&schedules, &*auth);
   api::SearchService search_service(&vectors, &domains, env.embedder, &*auth);
+  api::EntityService entity_service(&control_pool, &domains, &*auth);
   ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane");
   std::unique_ptr<api::ApiServer> server;
   if (flags.api) {
@@ -210,8 +212,8 @@ void RunServer(const ServerFlags& flags) {
     api_options.listen = flags.listen;
     api_options.tls_cert_file = flags.tls_cert_file;
     api_options.tls_key_file = flags.tls_key_file;
-    auto started = api::ApiServer::Start(
-        api_options, {&workflow_service, &schedule_service, &search_service, &info});
+    auto started = api::ApiServer::Start(api_options, {&workflow_service, &schedule_service,
+                                                       &search_service, &entity_service, &info});
     if (!started.ok()) return fail(started.status());
     server = std::move(*started);
   }

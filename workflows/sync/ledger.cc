@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
+#include "workflows/sync/entity_events.h"
 #include "workflows/sync/sql_time.h"
 
 namespace vecsync::workflows {
@@ -138,9 +139,13 @@ absl::Status Ledger::RecordSynced(absl::Span<const QueuedRow* const> rows) {
       summary_hashes.AddNull();
     }
   }
+  RETURN_IF_ERROR(LockEntityEventAppends(conn_));
+  // The rows that move the ledger (not those it holds a newer row of) are appended to the
+  // outbox in the same statement.
   return conn_
       .Query(absl::StrCat(
-                 "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, "
+                 "WITH written AS (INSERT INTO vecsync.entity_state AS st (domain, team_id, "
+                 "entity_id, "
                  "  vector_hash, embedding_version, synced_at, deleted, source_updated_at, "
                  "  properties, content_hash, summary, summary_hash, row_version) "
                  "SELECT $1, v.team_id, v.entity_id, NULLIF(v.vector_hash, ''), "
@@ -162,7 +167,12 @@ absl::Status Ledger::RecordSynced(absl::Span<const QueuedRow* const> rows) {
                  "  deleted = EXCLUDED.deleted, source_updated_at = EXCLUDED.source_updated_at, "
                  "  row_version = EXCLUDED.row_version, failures = 0, last_error = NULL, "
                  "  quarantined = false, updated_at = now() "
-                 "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version"),
+                 "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version "
+                 "RETURNING team_id, entity_id, deleted, embedding_version, row_version) "
+                 "INSERT INTO vecsync.entity_events (domain, team_id, entity_id, tombstone, "
+                 "  embedding_version, row_version) "
+                 "SELECT $1, team_id, entity_id, deleted, embedding_version, row_version "
+                 "FROM written ORDER BY team_id, entity_id"),
              domain_, std::move(teams).Build(), std::move(ids).Build(),
              std::move(vector_hashes).Build(), std::move(embedding_versions).Build(),
              std::move(deleted).Build(), std::move(updated_us).Build(),

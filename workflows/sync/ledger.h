@@ -85,8 +85,10 @@ class Ledger {
   absl::Status ClearFailures(const EntityKey& key, int64_t row_version);
 
   // Records `rows`, inserted into ClickHouse, as synced (in key order, so that two flushes
-  // recording the same entities wait for one another instead of deadlocking). Rows that carry
-  // their summary (a local summarizer's) record it too.
+  // recording the same entities wait for one another instead of deadlocking), and appends an
+  // event for each that moved the ledger to the outbox (entity_events.h): from here to its
+  // commit, the calling transaction is serialized with every other append. Rows that carry their
+  // summary (a local summarizer's) record it too.
   absl::Status RecordSynced(absl::Span<const QueuedRow* const> rows);
 
   // Of `rows` (rows left queued by an ended run), the indexes of those the ledger holds already,

@@ -6,6 +6,7 @@
 #include "workflows/sync/change_queue.h"
 #include "workflows/sync/committed_results.h"
 #include "workflows/sync/domain_claim.h"
+#include "workflows/sync/entity_events.h"
 #include "workflows/sync/scope_teams.h"
 #include "workflows/sync/sql_time.h"
 #include "workflows/sync/sync_metrics.h"
@@ -46,6 +47,7 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, engine::Activi
   ASSIGN_OR_RETURN(result.datetime64, env.vectors->CreateIfMissing());
   result.summarizer_local = env.summarizer->local();
   RETURN_IF_ERROR(ForgetResultsOfEndedRuns(*conn));
+  RETURN_IF_ERROR(PruneEntityEvents(*conn, kEntityEventRetention));
   // The run's watermark, and the newest version a sync of the domain completed. ClickHouse keeps
   // the row of the newest embedding version: a run at an older one would pay for embeddings
   // that lose to stale rows of the newer one.
