@@ -425,7 +425,7 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
 }
 
 }  // namespace
-TEST_F(CliTest, EntitiesWatchPrintsEachEntityVersionAndResumesAfterItsToken) {
+TEST_F(CliTest, EntitiesWatchAndVersionsShowWhatTheSyncMade) {
   {
     auto conn = pool_->Acquire();
     ASSERT_TRUE(conn.ok());
@@ -470,6 +470,21 @@ TEST_F(CliTest, EntitiesWatchPrintsEachEntityVersionAndResumesAfterItsToken) {
   r = Run("entities watch --address " + address_ + " --domain planet --max-events 1");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("action"), std::string::npos) << "lists the known domains: " << r.err;
+  // The domain's embedding versions: the one the sync built, complete and active.
+  const std::string versions =
+      "entities versions --pg-url " + testing::TestDatabaseUrl() + " --domain action ";
+  r = Run(versions + "--output json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json listed = Json::parse(r.out);
+  ASSERT_EQ(listed.size(), 1u) << r.out;
+  EXPECT_EQ(listed[0]["embedding_version"], 1);
+  EXPECT_EQ(listed[0]["state"], "complete");
+  EXPECT_EQ(listed[0]["active"], true);
+  EXPECT_EQ(listed[0]["embedder"], "hashing-v1/512");
+  r = Run(versions + "--activate 5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no embedding version 5"), std::string::npos) << r.err;
+
   const int64_t first_team = QueryInt("SELECT min(id) FROM posthog_team");
   auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
   ASSERT_TRUE(clickhouse.ok());

@@ -4,13 +4,20 @@
 #include "absl/strings/str_cat.h"
 #include "src/api/grpc_status.h"
 #include "src/common/log.h"
+#include "workflows/sync/embedding_versions.h"
 
 namespace vecsync::api {
 
 SearchService::SearchService(workflows::VectorTable* vectors,
                              const entities::EntityConfigRegistry* domains,
-                             clients::Embedder* embedder, const BearerAuth* auth)
-    : vectors_(vectors), domains_(domains), embedder_(embedder), auth_(auth) {}
+                             clients::Embedder* embedder, const BearerAuth* auth, PgPool* pool,
+                             EmbedderForProfile embedder_for)
+    : vectors_(vectors),
+      domains_(domains),
+      embedder_(embedder),
+      auth_(auth),
+      pool_(pool),
+      embedder_for_(std::move(embedder_for)) {}
 
 grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
                                           const v1::SearchSimilarRequest* request,
@@ -37,7 +44,31 @@ grpc::Status SearchService::SearchSimilar(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("limit must be between 1 and 1000, got ", request->limit())));
   }
-  absl::StatusOr<std::vector<std::vector<float>>> query = embedder_->Embed({request->query()});
+  // The active version, and an embedder that embeds the query as its vectors were.
+  std::optional<workflows::EmbeddingVersion> active;
+  {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return ToGrpcStatus(conn.status());
+    absl::StatusOr<std::optional<workflows::EmbeddingVersion>> found =
+        workflows::ActiveEmbeddingVersionOf(**conn, search.domain);
+    if (!found.ok()) return ToGrpcStatus(found.status());
+    active = *std::move(found);
+  }
+  clients::Embedder* embedder = embedder_;
+  if (active) {
+    search.embedding_version = active->version;
+    const std::string configured = absl::StrCat(embedder_->model(), "/", embedder_->dimensions());
+    if (active->profile && active->profile->embedder != configured) {
+      absl::StatusOr<clients::Embedder*> other =
+          embedder_for_ ? embedder_for_(active->profile->embedder)
+                        : absl::FailedPreconditionError(absl::StrCat(
+                              "the active version's vectors were made by ",
+                              active->profile->embedder, "; this server embeds with ", configured));
+      if (!other.ok()) return ToGrpcStatus(other.status());
+      embedder = *other;
+    }
+  }
+  absl::StatusOr<std::vector<std::vector<float>>> query = embedder->Embed({request->query()});
   if (!query.ok()) {
     // The provider's answer is the server's business (it may quote the key, and a 4xx there
     // is not the caller's fault): log it, and tell the caller only that it failed.

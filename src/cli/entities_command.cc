@@ -1,5 +1,8 @@
 // `vecsync entities failed --domain X [--retry]`: lists the entities whose sync failed (with
 // their last error); --retry lifts their quarantine so the next run tries them again.
+// `vecsync entities versions --domain X [--activate N]`: lists the domain's embedding versions
+// (profile, complete or building, which one search answers from); --activate makes a complete
+// one active again.
 // `vecsync entities watch --domain X [--team N]… [--resume-token T]`: prints one line per entity
 // version embedded or tombstoned, as the server's WatchEntityChanges streams them, resuming
 // (after a server restart too) from the last token it printed.
@@ -12,6 +15,7 @@
 #include "src/common/json.h"
 #include "src/common/pg.h"
 #include "vecsync/v1/entity_service.grpc.pb.h"
+#include "workflows/sync/embedding_versions.h"
 #include "workflows/sync/failed_entities.h"
 
 namespace vecsync::cli {
@@ -24,6 +28,47 @@ struct EntitiesFlags {
   bool quarantined_only = false;
   std::string output = "text";
 };
+
+struct VersionsFlags {
+  DatabaseFlags db;
+  std::string domain;
+  int activate = 0;  // 0: list only.
+  std::string output = "text";
+};
+
+void Versions(const VersionsFlags& flags) {
+  if (auto known = entities::EntityConfigRegistry::BuiltIn().Find(flags.domain); !known.ok()) {
+    return Fail(known.status());
+  }
+  auto conn = PgConnection::Connect(flags.db.pg_url);
+  if (!conn.ok()) return Fail(conn.status());
+  if (flags.activate > 0) {
+    if (absl::Status s = workflows::ActivateEmbeddingVersion(**conn, flags.domain, flags.activate);
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+  auto versions = workflows::ListEmbeddingVersions(**conn, flags.domain);
+  if (!versions.ok()) return Fail(versions.status());
+  Json list = Json::array();
+  for (const workflows::EmbeddingVersion& v : *versions) {
+    list.push_back({{"embedding_version", v.version},
+                    {"summarizer", v.profile ? Json(v.profile->summarizer) : Json()},
+                    {"embedder", v.profile ? Json(v.profile->embedder) : Json()},
+                    {"state", v.complete ? "complete" : "building"},
+                    {"active", v.active}});
+    if (flags.output != "json") {
+      std::cout << "version " << v.version << "  " << (v.complete ? "complete" : "building")
+                << (v.active ? "  ACTIVE" : "") << "  embedder "
+                << (v.profile ? v.profile->embedder : "(unknown)") << "  summarizer "
+                << (v.profile ? v.profile->summarizer : "(unknown)") << "\n";
+    }
+  }
+  if (flags.output == "json") std::cout << list.dump() << "\n";
+  if (versions->empty() && flags.output != "json") {
+    std::cout << "no embedding versions of " << flags.domain << " yet\n";
+  }
+}
 
 struct WatchFlags {
   ApiFlags api;
@@ -148,6 +193,23 @@ void AddEntitiesCommand(CLI::App& app) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   failed->callback([flags] { ListFailed(*flags); });
+
+  static VersionsFlags versions_storage;
+  auto* versions_flags = &versions_storage;
+  CLI::App* versions = entities->add_subcommand(
+      "versions",
+      "List the domain's embedding versions; --activate N makes a complete one the one search "
+      "answers from");
+  AddDatabaseFlags(versions, &versions_flags->db);
+  versions->add_option("--domain", versions_flags->domain, "Domain, e.g. action")->required();
+  versions
+      ->add_option("--activate", versions_flags->activate,
+                   "Make this complete version active (search answers from it at once)")
+      ->check(CLI::PositiveNumber);
+  versions->add_option("--output", versions_flags->output, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  versions->callback([versions_flags] { Versions(*versions_flags); });
 
   static WatchFlags watch_storage;
   auto* watch_flags = &watch_storage;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "src/common/status_macros.h"
 
 namespace vecsync::cli {
@@ -88,6 +90,38 @@ absl::StatusOr<std::unique_ptr<clients::Summarizer>> MakeSummarizer(const Provid
     return std::unique_ptr<clients::Summarizer>(std::move(summarizer));
   }
   return std::unique_ptr<clients::Summarizer>(std::make_unique<clients::TemplateSummarizer>());
+}
+
+absl::StatusOr<clients::Embedder*> EmbedderSet::For(const std::string& profile) {
+  const std::string configured = absl::StrCat(configured_->model(), "/", configured_->dimensions());
+  if (profile == configured) return configured_;
+  MutexLock lock(&mu_);
+  if (auto it = made_.find(profile); it != made_.end()) return it->second.get();
+  const size_t slash = profile.rfind('/');
+  int dimensions = 0;
+  if (slash == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(profile).substr(slash + 1), &dimensions)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding profile \"", profile, "\" is not model/dimensions"));
+  }
+  const std::string model = profile.substr(0, slash);
+  ProviderFlags flags = flags_;
+  flags.embedding_dimensions = dimensions;
+  if (model == clients::HashingEmbedder::kModel) {
+    flags.embedder = "hashing";
+  } else if (flags.embedder == "openai") {
+    flags.openai.embedding_model = model;
+  } else {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the active version's vectors were made by ", model, " (", dimensions,
+        " dimensions), and this server's embedder (", configured,
+        ") cannot embed a query for them: configure that provider, or make a version of this "
+        "embedder active (vecsync entities versions --activate)"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<clients::Embedder> embedder, MakeEmbedder(flags));
+  clients::Embedder* made = embedder.get();
+  made_[profile] = std::move(embedder);
+  return made;
 }
 
 }  // namespace vecsync::cli

@@ -202,7 +202,10 @@ void RunServer(const ServerFlags& flags) {
   api::RunChangeFeed feed(flags.db.pg_url);
   api::WorkflowService workflow_service(&client, &feed, &*auth);
   api::ScheduleService schedule_service(&schedules, &*auth);
-  api::SearchService search_service(&vectors, &domains, env.embedder, &*auth);
+  EmbedderSet embedders(flags.providers, env.embedder);
+  api::SearchService search_service(
+      &vectors, &domains, env.embedder, &*auth, &control_pool,
+      [&embedders](const std::string& profile) { return embedders.For(profile); });
   api::EntityService entity_service(&control_pool, &domains, &*auth);
   ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane");
   std::unique_ptr<api::ApiServer> server;

@@ -30,7 +30,9 @@ class HashingEmbedder : public Embedder {
   // INVALID_ARGUMENT unless 1 <= dimensions <= 16384.
   static absl::StatusOr<std::unique_ptr<HashingEmbedder>> Create(int dimensions);
 
-  std::string model() const override { return "hashing-v1"; }
+  static constexpr char kModel[] = "hashing-v1";
+
+  std::string model() const override { return kModel; }
   int dimensions() const override { return dimensions_; }
   absl::StatusOr<std::vector<std::vector<float>>> Embed(
       const std::vector<std::string>& texts) override;

@@ -150,10 +150,15 @@ TEST_F(SyncTest, NewEmbeddingVersionReembedsEverythingWithoutSummarizingAgain) {
   Json v2 = Sync({{"domain", "action"}, {"embedding_version", 2}});
   EXPECT_EQ(summarizer_.items, summarized);
   EXPECT_EQ(embedder_.items, embedded + v1["embedded"].get<int>());
-  auto versions = clickhouse_->Query("SELECT DISTINCT embedding_version FROM " + table_ +
-                                     " FINAL WHERE domain = 'action' AND is_deleted = 0");
+  auto versions =
+      clickhouse_->Query("SELECT DISTINCT embedding_version FROM " + table_ +
+                         " FINAL WHERE domain = 'action' AND is_deleted = 0 ORDER BY 1");
   ASSERT_TRUE(versions.ok());
-  EXPECT_EQ(*versions, "2\n");
+  EXPECT_EQ(*versions, "1\n2\n") << "version 1 stays beside version 2";
+  EXPECT_EQ(QueryInt("SELECT embedding_version FROM vecsync.active_versions WHERE domain = "
+                     "'action'"),
+            2)
+      << "the run that completed version 2 made it active";
 }
 
 TEST_F(SyncTest, WithAMisbehavingOpenAiProviderNothingWrongIsStored) {

@@ -60,7 +60,7 @@ TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
   const int64_t team = held.team_id;
   auto auth = api::BearerAuth::Create({"search-token"});
   ASSERT_TRUE(auth.ok());
-  api::SearchService service(vectors_.get(), &domains_, &embedder_, &*auth);
+  api::SearchService service(vectors_.get(), &domains_, &embedder_, &*auth, pool_.get());
   api::ApiServerOptions options;
   options.listen = "127.0.0.1:0";
   auto server = api::ApiServer::Start(options, {&service});
@@ -110,14 +110,15 @@ TEST_F(SyncTest, SearchServiceAnswersOverGrpc) {
   // A provider failure is the server's problem: UNAVAILABLE, and its text stays in the log.
   class RefusingEmbedder : public clients::Embedder {
    public:
-    std::string model() const override { return "refusing"; }
+    // The model the active version was made with, whose provider now refuses the key.
+    std::string model() const override { return clients::HashingEmbedder::kModel; }
     int dimensions() const override { return 64; }
     absl::StatusOr<std::vector<std::vector<float>>> Embed(
         const std::vector<std::string>&) override {
       return absl::InvalidArgumentError("HTTP 401: Incorrect API key provided: sk-secret-123");
     }
   } refusing;
-  api::SearchService failing(vectors_.get(), &domains_, &refusing, &*auth);
+  api::SearchService failing(vectors_.get(), &domains_, &refusing, &*auth, pool_.get());
   auto failing_server = api::ApiServer::Start(options, {&failing});
   ASSERT_TRUE(failing_server.ok());
   auto failing_stub = v1::SearchService::NewStub(

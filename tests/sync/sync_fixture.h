@@ -35,7 +35,8 @@ class CountingSummarizer : public clients::Summarizer {
  public:
   // As a chat model's, the version names the prompt when `reads_prompt` is set.
   std::string version(absl::string_view prompt) const override {
-    return reads_prompt ? absl::StrCat("counting:", prompt) : inner_.version(prompt);
+    return absl::StrCat(reads_prompt ? absl::StrCat("counting:", prompt) : inner_.version(prompt),
+                        model_suffix());
   }
   bool local() const override { return is_local; }
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
@@ -53,7 +54,9 @@ class CountingSummarizer : public clients::Summarizer {
       ++paid;
     }
     auto out = inner_.Summarize(prompt, inputs);
+    const std::string suffix = model_suffix();
     for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!suffix.empty() && (*out)[i].ok()) (*out)[i] = absl::StrCat(*(*out)[i], " ", suffix);
       if (!fail_marker.empty() && inputs[i].find(fail_marker) != std::string::npos) {
         (*out)[i] = absl::InternalError("the model refused");
       }
@@ -71,11 +74,21 @@ class CountingSummarizer : public clients::Summarizer {
     MutexLock lock(&mu_);
     return last_prompt_;
   }
+  // Stands for another model: it is part of the version, and of every summary.
+  void set_model_suffix(std::string suffix) {
+    MutexLock lock(&mu_);
+    model_suffix_ = std::move(suffix);
+  }
+  std::string model_suffix() const {
+    MutexLock lock(&mu_);
+    return model_suffix_;
+  }
 
  private:
   clients::TemplateSummarizer inner_;
-  Mutex mu_;
+  mutable Mutex mu_;
   std::string last_prompt_ ABSL_GUARDED_BY(mu_);
+  std::string model_suffix_ ABSL_GUARDED_BY(mu_);
 };
 
 // The action domain under another name, with a scope, a prompt and an embedded text of the
@@ -111,7 +124,8 @@ class TestActionConfig : public entities::EntityConfig {
 
 class CountingEmbedder : public clients::Embedder {
  public:
-  CountingEmbedder() : inner_(std::move(clients::HashingEmbedder::Create(64).value())) {}
+  explicit CountingEmbedder(int dimensions = 64)
+      : inner_(std::move(clients::HashingEmbedder::Create(dimensions).value())) {}
   std::string model() const override { return inner_->model(); }
   int dimensions() const override { return inner_->dimensions(); }
   absl::StatusOr<std::vector<std::vector<float>>> Embed(

@@ -37,8 +37,8 @@ absl::Status ChangeQueue::AddLedgerEntities(absl::Span<const std::string> ids,
                  "  committed_at) "
                  "SELECT $1, st.team_id, st.entity_id, nextval('vecsync.entity_changes_seq'), ",
                  kTimestampFromMicros,
-                 "$3::bigint FROM vecsync.entity_state st "
-                 "WHERE st.domain = $1 AND st.entity_id = ANY($2::text[]) "
+                 "$3::bigint FROM (SELECT DISTINCT team_id, entity_id FROM vecsync.entity_state "
+                 "  WHERE domain = $1 AND entity_id = ANY($2::text[])) st "
                  "ORDER BY st.team_id, st.entity_id "
                  "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET seq = EXCLUDED.seq, "
                  "  committed_at = LEAST(c.committed_at, EXCLUDED.committed_at)"),

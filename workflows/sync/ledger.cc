@@ -4,6 +4,7 @@
 #include "src/common/status_macros.h"
 #include "workflows/sync/entity_events.h"
 #include "workflows/sync/sql_time.h"
+#include "workflows/sync/vector_table.h"
 
 namespace vecsync::workflows {
 std::optional<std::string> TeamIdsParam(const KeyFilter& filter) {
@@ -16,7 +17,8 @@ std::optional<std::string> EntityIdsParam(const KeyFilter& filter) {
   return PgArrayLiteral(filter.entity_ids);
 }
 
-absl::StatusOr<std::map<EntityKey, LedgerEntry>> Ledger::Read(absl::Span<const EntityKey> keys) {
+absl::StatusOr<std::map<EntityKey, LedgerEntry>> Ledger::Read(absl::Span<const EntityKey> keys,
+                                                              int embedding_version) {
   std::vector<int64_t> teams;
   std::vector<std::string> ids;
   for (const EntityKey& key : keys) {
@@ -31,9 +33,9 @@ absl::StatusOr<std::map<EntityKey, LedgerEntry>> Ledger::Read(absl::Span<const E
                                MicrosOf("source_updated_at"),
                                ", COALESCE(row_version, -1) "
                                "FROM vecsync.entity_state WHERE domain = $1 "
-                               "  AND (team_id, entity_id) IN "
+                               "  AND embedding_version = $4 AND (team_id, entity_id) IN "
                                "    (SELECT * FROM unnest($2::bigint[], $3::text[]))"),
-                  domain_, PgArrayLiteral(teams), PgArrayLiteral(ids)));
+                  domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), embedding_version));
   std::map<EntityKey, LedgerEntry> entries;
   for (int i = 0; i < r.rows(); ++i) {
     LedgerEntry& e = entries[{r.GetInt64(i, 0), r.GetString(i, 1)}];
@@ -52,7 +54,36 @@ absl::StatusOr<std::map<EntityKey, LedgerEntry>> Ledger::Read(absl::Span<const E
   return entries;
 }
 
-absl::Status Ledger::RecordSummaries(absl::Span<const SummaryRecord> summaries) {
+absl::StatusOr<std::map<EntityKey, ReusableSummary>> Ledger::SummariesOfContent(
+    absl::Span<const ContentKey> wanted) {
+  std::map<EntityKey, ReusableSummary> found;
+  if (wanted.empty()) return found;
+  std::vector<int64_t> teams;
+  std::vector<std::string> ids, hashes;
+  for (const ContentKey& w : wanted) {
+    teams.push_back(w.key.team_id);
+    ids.push_back(w.key.id);
+    hashes.push_back(w.content_hash);
+  }
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Query("SELECT DISTINCT ON (st.team_id, st.entity_id) st.team_id, st.entity_id, "
+                  "  st.summary, st.summary_hash "
+                  "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS w(team_id, entity_id, "
+                  "  content_hash) "
+                  "JOIN vecsync.entity_state st ON st.domain = $1 AND st.team_id = w.team_id "
+                  "  AND st.entity_id = w.entity_id AND st.content_hash = w.content_hash "
+                  "WHERE st.summary IS NOT NULL AND st.summary <> '' "
+                  "ORDER BY st.team_id, st.entity_id, st.embedding_version DESC",
+                  domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(hashes)));
+  for (int i = 0; i < r.rows(); ++i) {
+    found[{r.GetInt64(i, 0), r.GetString(i, 1)}] = {r.GetString(i, 2), r.GetString(i, 3)};
+  }
+  return found;
+}
+
+absl::Status Ledger::RecordSummaries(absl::Span<const SummaryRecord> summaries,
+                                     int embedding_version) {
   if (summaries.empty()) return absl::OkStatus();
   std::vector<int64_t> teams, updated_us;
   std::vector<std::string> ids, content_hashes, texts, summary_hashes;
@@ -65,21 +96,23 @@ absl::Status Ledger::RecordSummaries(absl::Span<const SummaryRecord> summaries) 
     updated_us.push_back(s.source_updated_us);
   }
   return conn_
-      .Query(absl::StrCat("INSERT INTO vecsync.entity_state (domain, team_id, entity_id, "
-                          "  content_hash, summary, summary_hash, source_updated_at) "
-                          "SELECT $1, v.team_id, v.entity_id, v.content_hash, v.summary, "
-                          "  v.summary_hash, ",
-                          kTimestampFromMicros,
-                          "v.updated_us "
-                          "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], "
-                          "  $6::text[], $7::bigint[]) "
-                          "  AS v(team_id, entity_id, content_hash, summary, summary_hash, "
-                          "       updated_us) "
-                          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
-                          "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
-                          "  summary_hash = EXCLUDED.summary_hash, updated_at = now()"),
-             domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(content_hashes),
-             PgArrayLiteral(texts), PgArrayLiteral(summary_hashes), PgArrayLiteral(updated_us))
+      .Query(
+          absl::StrCat("INSERT INTO vecsync.entity_state (domain, embedding_version, team_id, "
+                       "  entity_id, content_hash, summary, summary_hash, source_updated_at) "
+                       "SELECT $1, $8, v.team_id, v.entity_id, v.content_hash, v.summary, "
+                       "  v.summary_hash, ",
+                       kTimestampFromMicros,
+                       "v.updated_us "
+                       "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], "
+                       "  $6::text[], $7::bigint[]) "
+                       "  AS v(team_id, entity_id, content_hash, summary, summary_hash, "
+                       "       updated_us) "
+                       "ON CONFLICT (domain, embedding_version, team_id, entity_id) DO UPDATE SET "
+                       "  content_hash = EXCLUDED.content_hash, summary = EXCLUDED.summary, "
+                       "  summary_hash = EXCLUDED.summary_hash, updated_at = now()"),
+          domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(content_hashes),
+          PgArrayLiteral(texts), PgArrayLiteral(summary_hashes), PgArrayLiteral(updated_us),
+          embedding_version)
       .status();
 }
 
@@ -87,15 +120,16 @@ absl::Status Ledger::RecordFailure(const EntityKey& key, const std::string& erro
                                    int64_t row_version) {
   return conn_
       .Query(
-          "INSERT INTO vecsync.entity_state AS st (domain, team_id, entity_id, failures, "
-          "  last_error, quarantined, row_version) "
-          "VALUES ($1, $2, $3, 1, $4, 1 >= $5, $6) "
-          "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+          "INSERT INTO vecsync.entity_state AS st (domain, embedding_version, team_id, entity_id, "
+          "  failures, last_error, quarantined, row_version) "
+          "VALUES ($1, $7, $2, $3, 1, $4, 1 >= $5, $6) "
+          "ON CONFLICT (domain, embedding_version, team_id, entity_id) DO UPDATE SET "
           "  failures = st.failures + 1, last_error = EXCLUDED.last_error, "
           "  quarantined = st.failures + 1 >= $5, row_version = EXCLUDED.row_version, "
           "  updated_at = now() "
           "WHERE COALESCE(st.row_version, -1) <= EXCLUDED.row_version",
-          domain_, key.team_id, key.id, error, kMaxEntityFailures, row_version)
+          domain_, key.team_id, key.id, error, kMaxEntityFailures, row_version,
+          EmbeddingVersionOf(static_cast<uint64_t>(row_version)))
       .status();
 }
 
@@ -104,9 +138,10 @@ absl::Status Ledger::ClearFailures(const EntityKey& key, int64_t row_version) {
       .Query(
           "UPDATE vecsync.entity_state SET failures = 0, last_error = NULL, quarantined = false, "
           "  row_version = $4, updated_at = now() "
-          "WHERE domain = $1 AND team_id = $2 AND entity_id = $3 AND failures > 0 "
-          "  AND COALESCE(row_version, -1) <= $4",
-          domain_, key.team_id, key.id, row_version)
+          "WHERE domain = $1 AND embedding_version = $5 AND team_id = $2 AND entity_id = $3 "
+          "  AND failures > 0 AND COALESCE(row_version, -1) <= $4",
+          domain_, key.team_id, key.id, row_version,
+          EmbeddingVersionOf(static_cast<uint64_t>(row_version)))
       .status();
 }
 
@@ -158,12 +193,12 @@ absl::Status Ledger::RecordSynced(absl::Span<const QueuedRow* const> rows) {
                  "  $12::bigint[]) AS v(team_id, entity_id, vector_hash, embedding_version, "
                  "  deleted, updated_us, properties, content_hash, summary, summary_hash, "
                  "  row_version) "
-                 "ON CONFLICT (domain, team_id, entity_id) DO UPDATE SET "
+                 "ON CONFLICT (domain, embedding_version, team_id, entity_id) DO UPDATE SET "
                  "  vector_hash = EXCLUDED.vector_hash, properties = EXCLUDED.properties, "
                  "  content_hash = COALESCE(EXCLUDED.content_hash, st.content_hash), "
                  "  summary = COALESCE(EXCLUDED.summary, st.summary), "
                  "  summary_hash = COALESCE(EXCLUDED.summary_hash, st.summary_hash), "
-                 "  embedding_version = EXCLUDED.embedding_version, synced_at = now(), "
+                 "  synced_at = now(), "
                  "  deleted = EXCLUDED.deleted, source_updated_at = EXCLUDED.source_updated_at, "
                  "  row_version = EXCLUDED.row_version, failures = 0, last_error = NULL, "
                  "  quarantined = false, updated_at = now() "
@@ -183,57 +218,63 @@ absl::Status Ledger::RecordSynced(absl::Span<const QueuedRow* const> rows) {
 }
 
 absl::StatusOr<std::vector<size_t>> Ledger::AlreadyHeld(absl::Span<const QueuedRow* const> rows) {
-  std::vector<int64_t> teams, versions, positions;
+  std::vector<int64_t> teams, versions, embedding_versions, positions;
   std::vector<std::string> ids;
   for (size_t i = 0; i < rows.size(); ++i) {
     teams.push_back(rows[i]->team_id);
     ids.emplace_back(rows[i]->id);
     versions.push_back(rows[i]->row_version);
+    embedding_versions.push_back(rows[i]->embedding_version);
     positions.push_back(static_cast<int64_t>(i));
   }
   std::vector<size_t> held;
   if (rows.empty()) return held;
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn_.Query("SELECT v.position FROM unnest($2::bigint[], $3::text[], "
-                               "  $4::bigint[], $5::bigint[]) AS v(team_id, entity_id, "
-                               "  row_version, position) "
-                               "JOIN vecsync.entity_state st ON st.domain = $1 "
-                               "  AND st.team_id = v.team_id AND st.entity_id = v.entity_id "
-                               "WHERE st.failures = 0 AND st.row_version >= v.row_version",
-                               domain_, PgArrayLiteral(teams), PgArrayLiteral(ids),
-                               PgArrayLiteral(versions), PgArrayLiteral(positions)));
+  ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Query("SELECT v.position FROM unnest($2::bigint[], $3::text[], "
+                  "  $4::bigint[], $5::bigint[], $6::bigint[]) AS v(team_id, "
+                  "  entity_id, row_version, position, embedding_version) "
+                  "JOIN vecsync.entity_state st ON st.domain = $1 "
+                  "  AND st.embedding_version = v.embedding_version "
+                  "  AND st.team_id = v.team_id AND st.entity_id = v.entity_id "
+                  "WHERE st.failures = 0 AND st.row_version >= v.row_version",
+                  domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(versions),
+                  PgArrayLiteral(positions), PgArrayLiteral(embedding_versions)));
   for (int i = 0; i < r.rows(); ++i) held.push_back(static_cast<size_t>(r.GetInt64(i, 0)));
   return held;
 }
 
 absl::StatusOr<std::vector<EntityKey>> Ledger::FailedAfter(const EntityKey& after,
-                                                           const KeyFilter& filter, int limit) {
-  return KeysAfter("st.failures > 0 AND NOT st.quarantined", after, filter, limit);
+                                                           const KeyFilter& filter,
+                                                           int embedding_version, int limit) {
+  return KeysAfter("st.failures > 0 AND NOT st.quarantined", after, filter, embedding_version,
+                   limit);
 }
 
 absl::StatusOr<std::vector<EntityKey>> Ledger::GoneFromSourceAfter(
     const entities::EntityConfig& config, const EntityKey& after, const KeyFilter& filter,
-    int limit) {
+    int embedding_version, int limit) {
   return KeysAfter(
       absl::StrCat("NOT st.deleted AND st.synced_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ",
                    config.table(), " s WHERE s.id = st.entity_id::", config.id_type(), ")"),
-      after, filter, limit);
+      after, filter, embedding_version, limit);
 }
 
 absl::StatusOr<std::vector<EntityKey>> Ledger::KeysAfter(const std::string& condition,
                                                          const EntityKey& after,
-                                                         const KeyFilter& filter, int limit) {
+                                                         const KeyFilter& filter,
+                                                         int embedding_version, int limit) {
   ASSIGN_OR_RETURN(
       PgResult r,
       conn_.Query(absl::StrCat("SELECT st.team_id, st.entity_id FROM vecsync.entity_state st "
-                               "WHERE st.domain = $1 AND ",
+                               "WHERE st.domain = $1 AND st.embedding_version = $7 AND ",
                                condition,
                                " AND (st.team_id, st.entity_id) > ($2::bigint, $3::text) "
                                "AND ($4::bigint[] IS NULL OR st.team_id = ANY($4::bigint[])) "
                                "AND ($5::text[] IS NULL OR st.entity_id = ANY($5::text[])) "
                                "ORDER BY st.team_id, st.entity_id LIMIT $6"),
                   domain_, after.team_id, after.id, TeamIdsParam(filter), EntityIdsParam(filter),
-                  limit));
+                  limit, embedding_version));
   std::vector<EntityKey> keys;
   keys.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) keys.push_back({r.GetInt64(i, 0), r.GetString(i, 1)});

@@ -1,5 +1,6 @@
 // The sync-state ledger: what vecsync last made of each entity and what ClickHouse holds for it
-// (vecsync.entity_state, one row per domain, team and entity). Its hashes decide what costs
+// (vecsync.entity_state, one row per domain, embedding version, team and entity: versions are
+// built side by side, embedding_versions.h). Its hashes decide what costs
 // money: the content hash (rendered entity, summarizer, prompt) whether to summarize again, the
 // vector hash (embedded text, model, dimensions) whether to embed again. It also records
 // failures, and quarantines an entity after kMaxEntityFailures of them.
@@ -58,6 +59,17 @@ struct SummaryRecord {
   int64_t source_updated_us = 0;
 };
 
+// An entity with the hash of its content as rendered now.
+struct ContentKey {
+  EntityKey key;
+  std::string content_hash;
+};
+
+// A summary the ledger holds for an entity's content, at any version.
+struct ReusableSummary {
+  std::string summary, summary_hash;
+};
+
 // Restricts a walk of the ledger (or of the source) to some teams or entities; empty: all.
 struct KeyFilter {
   std::vector<int64_t> team_ids;
@@ -68,11 +80,20 @@ class Ledger {
  public:
   Ledger(PgConnection& conn, std::string domain) : conn_(conn), domain_(std::move(domain)) {}
 
-  // The entries of those of `keys` the ledger has.
-  absl::StatusOr<std::map<EntityKey, LedgerEntry>> Read(absl::Span<const EntityKey> keys);
+  // The entries at `embedding_version` of those of `keys` the ledger has.
+  absl::StatusOr<std::map<EntityKey, LedgerEntry>> Read(absl::Span<const EntityKey> keys,
+                                                        int embedding_version);
 
-  // Records fresh summaries (before their vectors exist).
-  absl::Status RecordSummaries(absl::Span<const SummaryRecord> summaries);
+  // Of `wanted`, the entities whose content the ledger holds a summary of at some version (the
+  // newest such): a new version for another embedding model pays for no summary.
+  absl::StatusOr<std::map<EntityKey, ReusableSummary>> SummariesOfContent(
+      absl::Span<const ContentKey> wanted);
+
+  // Records fresh summaries (before their vectors exist) at `embedding_version`.
+  absl::Status RecordSummaries(absl::Span<const SummaryRecord> summaries, int embedding_version);
+
+  // Row versions name their embedding version (RowVersion): the methods that take one, or rows,
+  // write at that version.
 
   // Records that `key` failed with `error` for its row `row_version`: later runs retry it, and
   // after kMaxEntityFailures failures it is quarantined. Moot when the ledger holds a newer row
@@ -95,22 +116,24 @@ class Ledger {
   // or holds a newer row of, without a failure: the run that queued the entity again flushed it.
   absl::StatusOr<std::vector<size_t>> AlreadyHeld(absl::Span<const QueuedRow* const> rows);
 
-  // Up to `limit` keys after `after`, in key order, of entities whose last attempt failed and
-  // that are not quarantined.
+  // Up to `limit` keys after `after`, in key order, of entities whose last attempt at
+  // `embedding_version` failed and that are not quarantined.
   absl::StatusOr<std::vector<EntityKey>> FailedAfter(const EntityKey& after,
-                                                     const KeyFilter& filter, int limit);
+                                                     const KeyFilter& filter, int embedding_version,
+                                                     int limit);
 
-  // Up to `limit` keys after `after`, in key order, of entities ClickHouse holds a live row of
-  // whose source row is gone (for domains whose rows are deleted outright). One never synced has
-  // no row to tombstone.
+  // Up to `limit` keys after `after`, in key order, of entities ClickHouse holds a live row of at
+  // `embedding_version` whose source row is gone (for domains whose rows are deleted outright). One
+  // never synced has no row to tombstone.
   absl::StatusOr<std::vector<EntityKey>> GoneFromSourceAfter(const entities::EntityConfig& config,
                                                              const EntityKey& after,
-                                                             const KeyFilter& filter, int limit);
+                                                             const KeyFilter& filter,
+                                                             int embedding_version, int limit);
 
  private:
   absl::StatusOr<std::vector<EntityKey>> KeysAfter(const std::string& condition,
                                                    const EntityKey& after, const KeyFilter& filter,
-                                                   int limit);
+                                                   int embedding_version, int limit);
 
   PgConnection& conn_;
   const std::string domain_;

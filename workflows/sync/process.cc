@@ -38,6 +38,9 @@ struct Work {
   std::string properties_json;  // `properties` as queued.
   uint64_t row_version = 0;     // ClickHouse's `version` for the row queued.
   std::string error;            // Set when this item failed.
+  // The ledger holds `summary` at the run's version already (reused from it, or recorded as a
+  // provider's summaries arrive); otherwise the row queued carries it to the flush's record.
+  bool summary_recorded = false;
 
   bool live() const { return entity && !entity->deleted; }
   // ClickHouse holds a live row of it.
@@ -70,6 +73,7 @@ class Process {
     ASSIGN_OR_RETURN(PgPool::Lease conn, env_.pool->Acquire());
     RETURN_IF_ERROR(Load(*conn));
     Plan();
+    RETURN_IF_ERROR(ReuseSummariesOfOtherVersions(*conn));
     // An attempt that committed (and then died, or timed out) queued the batch already. A retry
     // finds its result when it queues, and returns it; but before it asks a provider for
     // anything (which costs, and may fail the retry of work that was done) it looks. A local
@@ -93,7 +97,8 @@ class Process {
       auto it = work_.find({e.team_id, e.id});
       if (it != work_.end()) it->second.entity = std::move(e);
     }
-    ASSIGN_OR_RETURN(auto entries, Ledger(conn, config_.domain()).Read(in_.keys));
+    ASSIGN_OR_RETURN(auto entries,
+                     Ledger(conn, config_.domain()).Read(in_.keys, in_.embedding_version));
     for (auto& [key, entry] : entries) {
       auto it = work_.find(key);
       if (it != work_.end()) it->second.ledger = std::move(entry);
@@ -123,10 +128,32 @@ class Process {
       if (w.ledger && w.ledger->content_hash == w.content_hash && !w.ledger->summary.empty()) {
         w.summary = w.ledger->summary;
         w.summary_hash = w.ledger->summary_hash;
+        w.summary_recorded = true;
       } else {
         to_summarize_.push_back(&w);
       }
     }
+  }
+
+  // A version made for another embedding model has the same content as one made before: its
+  // summaries are taken from the ledger, and no summarizer is asked.
+  absl::Status ReuseSummariesOfOtherVersions(PgConnection& conn) {
+    if (to_summarize_.empty()) return absl::OkStatus();
+    std::vector<ContentKey> wanted;
+    for (Work* w : to_summarize_) wanted.push_back({w->key, w->content_hash});
+    ASSIGN_OR_RETURN(auto found, Ledger(conn, config_.domain()).SummariesOfContent(wanted));
+    std::vector<Work*> still;
+    for (Work* w : to_summarize_) {
+      auto it = found.find(w->key);
+      if (it == found.end()) {
+        still.push_back(w);
+        continue;
+      }
+      w->summary = std::move(it->second.summary);
+      w->summary_hash = std::move(it->second.summary_hash);
+    }
+    to_summarize_ = std::move(still);
+    return absl::OkStatus();
   }
 
   // Summarizes what changed. From a provider, summaries are recorded as each chunk arrives, so
@@ -156,12 +183,14 @@ class Process {
         w->summary = *std::move((*summaries)[i]);
         w->summary_hash = StableHash(w->summary);
         ++result_.summarized;
+        w->summary_recorded = !local;
         if (!local) {
           records.push_back({w->key, w->content_hash, w->summary, w->summary_hash,
                              absl::ToUnixMicros(w->entity->updated_at)});
         }
       }
-      RETURN_IF_ERROR(Ledger(conn, config_.domain()).RecordSummaries(records));
+      RETURN_IF_ERROR(
+          Ledger(conn, config_.domain()).RecordSummaries(records, in_.embedding_version));
       RETURN_IF_ERROR(
           ctx_.Heartbeat({{"stage", "summarizing"}, {"summarized", start + items.size()}}));
     }
@@ -249,8 +278,9 @@ class Process {
     for (Work* w : to_embed_) {
       w->row_version = NextRowVersion(*w, version, w->entity->updated_at);
       QueuedRow& row = live_row(*w);
-      // A local summarizer's summaries are recorded by the flush, with the vector.
-      if (env_.summarizer->local()) {
+      // A local summarizer's summaries, and those of another version, are recorded by the flush,
+      // with the vector.
+      if (!w->summary_recorded) {
         row.content_hash = w->content_hash;
         row.summary_hash = w->summary_hash;
         row.summary = w->summary;

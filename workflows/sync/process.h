@@ -3,7 +3,8 @@
 //
 // For each key it reads the source row (in scope only) and the ledger entry, then:
 //   - gone, soft-deleted or out of scope, and synced before: a tombstone, with no LLM call;
-//   - content (rendered entity, summarizer, prompt) unchanged: the recorded summary is reused;
+//   - content (rendered entity, summarizer, prompt) unchanged: the recorded summary is reused,
+//     the run's version's or another version's (a new embedding model pays for no summary);
 //     otherwise the summarizer is asked (a provider's summaries are recorded 16 at a time as
 //     they arrive, so a retry never pays for one twice);
 //   - vector inputs (embedded text, model, dimensions, embedding version) unchanged: skipped,

@@ -48,16 +48,16 @@ absl::StatusOr<SelectResult> Select(const SyncEnvironment& env, const SelectInpu
       break;
     }
     case SelectPhase::kRetry: {
-      ASSIGN_OR_RETURN(
-          page.keys,
-          Ledger(*conn, config->domain()).FailedAfter(in.cursor.key, in.filter, in.limit));
+      ASSIGN_OR_RETURN(page.keys,
+                       Ledger(*conn, config->domain())
+                           .FailedAfter(in.cursor.key, in.filter, in.embedding_version, in.limit));
       break;
     }
     case SelectPhase::kScopeTeamsGone:
     case SelectPhase::kHardDeleted: {
-      ASSIGN_OR_RETURN(page.keys,
-                       Ledger(*conn, config->domain())
-                           .GoneFromSourceAfter(*config, in.cursor.key, in.filter, in.limit));
+      ASSIGN_OR_RETURN(page.keys, Ledger(*conn, config->domain())
+                                      .GoneFromSourceAfter(*config, in.cursor.key, in.filter,
+                                                           in.embedding_version, in.limit));
       break;
     }
   }

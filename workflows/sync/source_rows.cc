@@ -30,14 +30,14 @@ absl::StatusOr<std::vector<ChangedKey>> SourceRows::ChangedAfter(const ChangedKe
               // In the overlap: a deleted row ClickHouse holds live, or a live row it does not
               // hold as it is (one that failed is the retry phase's, or quarantined).
               " THEN EXISTS (SELECT 1 FROM vecsync.entity_state st WHERE st.domain = $10 "
-              "  AND st.team_id = s.team_id AND st.entity_id = ",
+              "  AND st.embedding_version = $11 AND st.team_id = s.team_id AND st.entity_id = ",
               id,
               "  AND st.synced_at IS NOT NULL AND NOT st.deleted) "
               "ELSE NOT EXISTS (SELECT 1 FROM vecsync.entity_state st WHERE st.domain = $10 "
-              "  AND st.team_id = s.team_id AND st.entity_id = ",
+              "  AND st.embedding_version = $11 AND st.team_id = s.team_id AND st.entity_id = ",
               id,
               "  AND (st.failures > 0 OR st.synced_at IS NOT NULL AND NOT st.deleted "
-              "  AND st.embedding_version = $11 AND st.source_updated_at = s.updated_at)) END) "
+              "  AND st.source_updated_at = s.updated_at)) END) "
               "ORDER BY s.updated_at, s.team_id, ",
               id, " LIMIT $8"),
           window.until_us, from_us, cursor.updated_us, cursor.key.team_id, cursor.key.id,
@@ -73,14 +73,14 @@ absl::StatusOr<DivergedPage> SourceRows::DivergedAfter(const std::optional<std::
               "walked AS (SELECT p.team_id, p.key_id, "
               "  CASE WHEN p.wanted THEN NOT COALESCE(st.quarantined, false) AND (NOT ",
               held_live,
-              "    OR st.embedding_version IS DISTINCT FROM $6 "
               "    OR st.source_updated_at IS DISTINCT FROM p.updated_at OR st.failures > 0) "
               "  ELSE ",
               held_live,
               " END AS diverged, "
               "  row_number() OVER (ORDER BY p.id) AS position, count(*) OVER () AS rows "
               "  FROM page p LEFT JOIN vecsync.entity_state st ON st.domain = $5 "
-              "    AND st.team_id = p.team_id AND st.entity_id = p.key_id) "
+              "    AND st.embedding_version = $6 AND st.team_id = p.team_id "
+              "    AND st.entity_id = p.key_id) "
               "SELECT team_id, key_id, diverged, position = rows, rows FROM walked "
               "WHERE diverged OR position = rows ORDER BY position"),
           after, TeamIdsParam(filter), EntityIdsParam(filter), limit, config_.domain(),

@@ -120,11 +120,16 @@ class SyncRun {
     }
     RETURN_IF_ERROR(FlushPending());
     if (*position_.converges || !in_.filtered()) {
-      FinishInput finish{in_.domain, in_.embedding_version, std::nullopt, position_.changes_upto};
-      // Only a walk by change time of the whole domain moves its watermark.
+      FinishInput finish{in_.domain, version(), std::nullopt, position_.changes_upto};
+      // Only a walk by change time of the whole domain moves its watermark; a walk of every row
+      // (by change time from the beginning, or reconcile) completes the version it made.
       if (in_.mode == SyncMode::kIncremental && !in_.filtered()) {
         finish.snapshot_us = *position_.snapshot_us;
       }
+      finish.completes_version =
+          *position_.converges && !in_.filtered() &&
+          (in_.mode == SyncMode::kReconcile ||
+           (in_.mode == SyncMode::kIncremental && position_.watermark_us < 0));
       RETURN_IF_ERROR(
           engine::ExecuteActivity(ctx_, kFinishActivity, finish, Options(absl::Minutes(1)))
               .status());
@@ -168,6 +173,8 @@ class SyncRun {
   absl::Status Prepare() {
     ASSIGN_OR_RETURN(absl::Time now, ctx_.Now());
     PrepareInput input{in_.domain, in_.embedding_version};
+    // (Runs from before versions were resolved synced their input's, 1 by default.)
+    if (!*position_.converges && !input.embedding_version) input.embedding_version = 1;
     input.take_changes = *position_.converges && !in_.filtered();
     input.mode = in_.mode;
     PrepareResult prepared;
@@ -187,6 +194,8 @@ class SyncRun {
     position_.snapshot_us = absl::ToUnixMicros(in_.start_dt.value_or(
         prepared.snapshot_us ? absl::FromUnixMicros(*prepared.snapshot_us) : now));
     // A full walk for a new embedding version or a first run; from the watermark otherwise.
+    position_.embedding_version =
+        prepared.embedding_version.value_or(in_.embedding_version.value_or(1));
     position_.watermark_us = prepared.watermark_us.value_or(-1);
     position_.overlap_us = prepared.overlap_us;
     position_.datetime64 = prepared.datetime64;
@@ -195,6 +204,11 @@ class SyncRun {
     position_.summarize_batch_size = in_.summarize_batch_size.value_or(
         prepared.summarizer_local ? kLocalSummarizeBatchSize : kProviderSummarizeBatchSize);
     return absl::OkStatus();
+  }
+
+  // The embedding version the run syncs.
+  int version() const {
+    return position_.embedding_version.value_or(in_.embedding_version.value_or(1));
   }
 
   SelectInput SelectPage() const {
@@ -206,7 +220,7 @@ class SyncRun {
     in.snapshot_us = *position_.snapshot_us;
     in.watermark_us = position_.watermark_us;
     in.overlap_us = position_.overlap_us;
-    in.embedding_version = in_.embedding_version;
+    in.embedding_version = version();
     in.changes_upto = position_.changes_upto;
     in.filter = {in_.team_ids, in_.entity_ids};
     if (position_.phase == SelectPhase::kScopeTeams ||
@@ -221,7 +235,7 @@ class SyncRun {
     while (static_cast<int>(processes_.size()) >= in_.max_parallel_requests) {
       RETURN_IF_ERROR(CollectOne());
     }
-    ProcessInput input{in_.domain, std::move(batch_), in_.embedding_version, in_.insert_batch_size};
+    ProcessInput input{in_.domain, std::move(batch_), version(), in_.insert_batch_size};
     batch_.clear();
     ASSIGN_OR_RETURN(TypedHandle<ProcessResult> h,
                      engine::StartActivity(ctx_, kProcessActivity, input, ProviderOptions()));
@@ -387,7 +401,8 @@ absl::Status RegisterSyncEntityVectors(engine::Registry* registry, const SyncEnv
         // (A registry that only validates inputs has no database to ask.)
         if (pool == nullptr) return absl::OkStatus();
         ASSIGN_OR_RETURN(PgPool::Lease conn, pool->Acquire());
-        return CheckEmbeddingVersion(*conn, in.domain, in.embedding_version);
+        if (!in.embedding_version) return absl::OkStatus();
+        return CheckEmbeddingVersion(*conn, in.domain, *in.embedding_version);
       });
 }
 

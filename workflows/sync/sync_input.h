@@ -6,7 +6,8 @@
 //                                          with a provider, 1000 with a local summarizer
 //    "embed_batch_size": 96, "max_parallel_requests": 5,
 //    "insert_batch_size": 10000, "delay_between_batches": 0 (seconds),
-//    "embedding_version": 1, "team_ids": [2, 3], "entity_ids": ["12", "13"],
+//    "embedding_version": 2,               default: the server's profile's (embedding_versions.h)
+//    "team_ids": [2, 3], "entity_ids": ["12", "13"],
 //    "mode": "incremental"}                 what the run looks at (SyncMode); default incremental
 //
 // Unknown keys and out-of-range values are INVALID_ARGUMENT naming the field.
@@ -57,7 +58,9 @@ struct SyncInput {
   int max_parallel_requests = 5;
   int insert_batch_size = 10000;
   int delay_between_batches = 0;
-  int embedding_version = 1;
+  // Unset: the version of the server's embedding profile (embedding_versions.h): the active one
+  // while the profile is unchanged, a new one, built beside it, when it changed.
+  std::optional<int> embedding_version;
   std::vector<int64_t> team_ids;
   std::vector<std::string> entity_ids;
 

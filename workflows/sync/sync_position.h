@@ -62,7 +62,10 @@ struct SyncPosition {
   // or left the scope, claims its domain). nullopt until the run decides; false in runs that
   // began before: they walk retry, changed and hard_deleted, as they were recorded.
   std::optional<bool> converges;
-  int64_t changes_upto = 0;            // The queued changes the run syncs (sync-prepare's).
+  int64_t changes_upto = 0;  // The queued changes the run syncs (sync-prepare's).
+  // The embedding version the run syncs (sync-prepare's); nullopt in a checkpoint of an older
+  // vecsync, whose runs synced their input's.
+  std::optional<int> embedding_version;
   std::vector<int64_t> changed_teams;  // The teams whose scope changed, walked whole.
 
   Json ToJson() const;

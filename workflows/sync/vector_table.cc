@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "src/common/status_macros.h"
 
 namespace vecsync::workflows {
@@ -29,13 +32,37 @@ VectorTable::VectorTable(clients::ClickHouseClient* clickhouse, std::string name
 absl::StatusOr<bool> VectorTable::CreateIfMissing() {
   ASSIGN_OR_RETURN(clients::ClickHouseVersion version, clickhouse_->Version());
   const bool datetime64 = version.has_datetime64();
+  const std::string before_versions = name_ + "_before_versions";
+  // A table from before versions sat side by side (sorted without embedding_version: a newer
+  // version's row replaced an older one's) moves aside, and its rows into the new table below.
+  ASSIGN_OR_RETURN(std::string exists,
+                   clickhouse_->Query(absl::StrCat("EXISTS TABLE ", name_, " FORMAT TSV")));
+  if (absl::StripAsciiWhitespace(exists) == "1") {
+    ASSIGN_OR_RETURN(std::string ddl,
+                     clickhouse_->Query(absl::StrCat("SHOW CREATE TABLE ", name_, " FORMAT TSV")));
+    if (ddl.find("embedding_version)") == std::string::npos) {
+      RETURN_IF_ERROR(
+          clickhouse_->Execute(absl::StrCat("RENAME TABLE ", name_, " TO ", before_versions)));
+    }
+  }
   RETURN_IF_ERROR(clickhouse_->Execute(
       absl::StrCat("CREATE TABLE IF NOT EXISTS ", name_,
                    " (domain String, team_id Int64, id String, vector Array(Float32), text String, "
                    "properties String, timestamp ",
                    datetime64 ? "DateTime64(6)" : "DateTime",
                    " DEFAULT now(), is_deleted UInt8, embedding_version UInt32, version UInt64) "
-                   "ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id)")));
+                   "ENGINE = ReplacingMergeTree(version) "
+                   "ORDER BY (team_id, domain, id, embedding_version)")));
+  // Copied after the new table took new rows: a row copied twice, or older than one inserted
+  // since, loses to the newest by `version`, as any row does.
+  ASSIGN_OR_RETURN(
+      exists, clickhouse_->Query(absl::StrCat("EXISTS TABLE ", before_versions, " FORMAT TSV")));
+  if (absl::StripAsciiWhitespace(exists) == "1") {
+    RETURN_IF_ERROR(clickhouse_->Execute(absl::StrCat(
+        "INSERT INTO ", name_, kColumns, " SELECT ",
+        absl::StrReplaceAll(kColumns, {{"(", ""}, {")", ""}}), " FROM ", before_versions)));
+    RETURN_IF_ERROR(clickhouse_->Execute(absl::StrCat("DROP TABLE ", before_versions)));
+  }
   return datetime64;
 }
 
@@ -118,6 +145,9 @@ absl::StatusOr<std::vector<SearchHit>> VectorTable::Search(const SearchRequest& 
       "  FROM ",
       name_, " WHERE domain = ", clients::ClickHouseQuote(request.domain),
       "  AND team_id = ", request.team_id,
+      request.embedding_version
+          ? absl::StrCat(" AND embedding_version = ", *request.embedding_version)
+          : std::string(),
       " GROUP BY id) "
       "WHERE deleted = 0 AND length(vec) = ",
       request.query.size(), " ORDER BY distance, id LIMIT ", request.limit, " FORMAT JSONEachRow");

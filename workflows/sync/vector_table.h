@@ -5,12 +5,14 @@
 //   pg_embeddings (domain String, team_id Int64, id String, vector Array(Float32), text String,
 //                  properties String, timestamp DateTime64(6) | DateTime, is_deleted UInt8,
 //                  embedding_version UInt32, version UInt64)
-//   ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id)
+//   ENGINE = ReplacingMergeTree(version) ORDER BY (team_id, domain, id, embedding_version)
 //
-// `version` orders an entity's rows: a newer embedding version wins, then newer content (see
-// RowVersion), so a retried or late insert never lets older content win. Readers take each
+// Embedding versions sit side by side: each entity has a row per version (embedding_versions.h),
+// and search reads one version. Within a version, `version` orders an entity's rows by content
+// (see RowVersion), so a retried or late insert never lets older content win. Readers take each
 // entity's row of the highest version and drop it if deleted, so an older live row of a deleted
-// entity never comes back before a merge. Works on ClickHouse 18.16 (DateTime, no
+// entity never comes back before a merge. A table made before versions sat side by side is
+// rebuilt with this key by CreateIfMissing(). Works on ClickHouse 18.16 (DateTime, no
 // cosineDistance) and current releases (DateTime64(6)).
 //
 // Thread-safe, as the ClickHouse client is.
@@ -20,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,8 @@ struct SearchHit {
 struct SearchRequest {
   std::string domain;
   int64_t team_id = 0;
+  // The version to search (the domain's active one); nullopt: each entity's newest version.
+  std::optional<int> embedding_version;
   std::vector<float> query;
   int limit = 10;  // 1..1000
 };
@@ -81,8 +86,10 @@ class VectorTable {
 
   const std::string& name() const { return name_; }
 
-  // Creates the table when it does not exist. Returns whether its `timestamp` is DateTime64(6)
-  // (true on servers that have it), which AppendRow() must be told.
+  // Creates the table when it does not exist, or rebuilds it with the key above: the old table is
+  // renamed `<name>_before_versions`, and its rows copied into the new one (an insert between the
+  // rename and the create fails, and its flush is retried). Returns whether its `timestamp` is
+  // DateTime64(6) (true on servers that have it), which AppendRow() must be told.
   absl::StatusOr<bool> CreateIfMissing();
 
   // Appends `row` to an insert body in the column order Insert() names.

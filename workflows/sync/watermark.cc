@@ -6,6 +6,7 @@
 #include "workflows/sync/change_queue.h"
 #include "workflows/sync/committed_results.h"
 #include "workflows/sync/domain_claim.h"
+#include "workflows/sync/embedding_versions.h"
 #include "workflows/sync/entity_events.h"
 #include "workflows/sync/scope_teams.h"
 #include "workflows/sync/sql_time.h"
@@ -13,17 +14,6 @@
 
 namespace vecsync::workflows {
 namespace {
-
-// INVALID_ARGUMENT when `version` is older than `newest`, a version a sync of `domain` completed.
-absl::Status RefuseOlderVersion(const std::string& domain, int version, int newest) {
-  if (newest <= version) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "embedding_version ", version, " is older than version ", newest,
-      ", which a sync of domain '", domain,
-      "' has completed: ClickHouse keeps the newer version's rows, so this run's would be "
-      "discarded. Sync at embedding_version ",
-      newest, " or higher (a higher one re-embeds everything)"));
-}
 
 // The database's clock, held back to the start of the oldest transaction in this database that
 // has written and is still open (of the sessions the role may see).
@@ -48,21 +38,18 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, engine::Activi
   result.summarizer_local = env.summarizer->local();
   RETURN_IF_ERROR(ForgetResultsOfEndedRuns(*conn));
   RETURN_IF_ERROR(PruneEntityEvents(*conn, kEntityEventRetention));
-  // The run's watermark, and the newest version a sync of the domain completed. ClickHouse keeps
-  // the row of the newest embedding version: a run at an older one would pay for embeddings
-  // that lose to stale rows of the newer one.
-  ASSIGN_OR_RETURN(PgResult r,
-                   conn->Query(absl::StrCat("SELECT ",
-                                            MicrosOf("max(watermark) FILTER (WHERE "
-                                                     "embedding_version = $2)"),
-                                            ", max(embedding_version) "
-                                            "FROM vecsync.sync_watermarks WHERE domain = $1"),
-                               in.domain, in.embedding_version));
-  if (!r.IsNull(0, 1)) {
-    RETURN_IF_ERROR(
-        RefuseOlderVersion(in.domain, in.embedding_version, static_cast<int>(r.GetInt64(0, 1))));
-  }
-  if (!r.IsNull(0, 0)) result.watermark_us = r.GetInt64(0, 0);
+  const EmbeddingProfile profile{
+      env.summarizer->version(config->summary_prompt()),
+      absl::StrCat(env.embedder->model(), "/", env.embedder->dimensions())};
+  ASSIGN_OR_RETURN(const int version,
+                   ResolveEmbeddingVersion(*conn, in.domain, profile, in.embedding_version));
+  result.embedding_version = version;
+  ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", MicrosOf("watermark"),
+                                                        " FROM vecsync.sync_watermarks "
+                                                        "WHERE domain = $1 AND "
+                                                        "embedding_version = $2"),
+                                           in.domain, version));
+  if (r.rows() > 0) result.watermark_us = r.GetInt64(0, 0);
   result.overlap_us = absl::ToInt64Microseconds(kWatermarkOverlap);
   ASSIGN_OR_RETURN(result.snapshot_us, DatabaseSnapshot(*conn));
   if (!in.take_changes) return result;
@@ -93,6 +80,9 @@ absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, engine::Acti
                     in.domain, in.embedding_version, *in.snapshot_us)
             .status());
   }
+  if (in.completes_version) {
+    RETURN_IF_ERROR(CompleteEmbeddingVersion(*conn, in.domain, in.embedding_version));
+  }
   std::vector<double> latencies;
   if (in.changes_upto > 0) {
     ASSIGN_OR_RETURN(latencies, ChangeQueue(*conn, in.domain).Remove(in.changes_upto));
@@ -107,7 +97,7 @@ absl::StatusOr<engine::NoResult> Finish(const SyncEnvironment& env, engine::Acti
 
 Json PrepareInput::ToJson() const {
   return {{"domain", domain},
-          {"embedding_version", embedding_version},
+          {"embedding_version", embedding_version ? Json(*embedding_version) : Json()},
           {"take_changes", take_changes},
           {"mode", SyncModeName(mode)}};
 }
@@ -116,7 +106,8 @@ absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
   PrepareInput in;
   JsonFields f(json, "sync-prepare input");
   f.Required("domain", &in.domain);
-  f.Required("embedding_version", &in.embedding_version);
+  // (Required, and never null, in an older vecsync's input.)
+  f.Optional("embedding_version", &in.embedding_version);
   f.Optional("take_changes", &in.take_changes);
   std::string mode = SyncModeName(in.mode);
   f.Optional("mode", &mode);
@@ -127,7 +118,8 @@ absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
 
 Json PrepareResult::ToJson() const {
   if (held_by) return {{"held_by", *held_by}};
-  return {{"watermark_us", watermark_us ? Json(*watermark_us) : Json()},
+  return {{"embedding_version", embedding_version ? Json(*embedding_version) : Json()},
+          {"watermark_us", watermark_us ? Json(*watermark_us) : Json()},
           {"snapshot_us", snapshot_us ? Json(*snapshot_us) : Json()},
           {"overlap_us", overlap_us},
           {"changes_upto", changes_upto},
@@ -140,6 +132,7 @@ absl::StatusOr<PrepareResult> PrepareResult::FromJson(const Json& json) {
   PrepareResult r;
   JsonFields f(json, "sync-prepare result");
   f.Optional("held_by", &r.held_by);
+  f.Optional("embedding_version", &r.embedding_version);
   f.Optional("watermark_us", &r.watermark_us);
   f.Optional("snapshot_us", &r.snapshot_us);
   f.Optional("overlap_us", &r.overlap_us);
@@ -156,7 +149,8 @@ Json FinishInput::ToJson() const {
   return {{"domain", domain},
           {"embedding_version", embedding_version},
           {"snapshot_us", snapshot_us ? Json(*snapshot_us) : Json()},
-          {"changes_upto", changes_upto}};
+          {"changes_upto", changes_upto},
+          {"completes_version", completes_version}};
 }
 
 absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
@@ -167,17 +161,14 @@ absl::StatusOr<FinishInput> FinishInput::FromJson(const Json& json) {
   // (Required, and never null, in an older vecsync's input.)
   f.Optional("snapshot_us", &in.snapshot_us);
   f.Optional("changes_upto", &in.changes_upto);
+  f.Optional("completes_version", &in.completes_version);
   RETURN_IF_ERROR(f.status());
   return in;
 }
 
 absl::Status CheckEmbeddingVersion(PgConnection& conn, const std::string& domain,
                                    int embedding_version) {
-  ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT max(embedding_version) "
-                                          "FROM vecsync.sync_watermarks WHERE domain = $1",
-                                          domain));
-  if (r.IsNull(0, 0)) return absl::OkStatus();
-  return RefuseOlderVersion(domain, embedding_version, static_cast<int>(r.GetInt64(0, 0)));
+  return CheckNotOlderThanActive(conn, domain, embedding_version);
 }
 
 absl::Status RegisterWatermarkActivities(engine::Registry* registry, const SyncEnvironment* env) {

@@ -1,15 +1,15 @@
 // Where a run of a domain starts and where it leaves the domain.
 //
 //   sync-prepare  PrepareInput → PrepareResult: claims the domain for the run (runs of a domain
-//                 take turns: domain_claim.h), creates the vector table when missing, refuses an
-//                 embedding version older than one a sync of the domain has completed, fixes the
+//                 take turns: domain_claim.h), creates the vector table when missing, decides the
+//                 embedding version the run syncs (embedding_versions.h), fixes the
 //                 run's snapshot on the database's clock and the start of its walk by change
 //                 time (the domain's watermark, less a safety overlap), queues the teams that
 //                 entered or left the domain's scope (scope_teams.h), and reads how far the
 //                 change queue goes (change_queue.h).
 //   sync-finish   FinishInput → NoResult: advances the watermark to the run's snapshot (a run
-//                 that walked by change time), removes the queued changes the run synced, and
-//                 releases the domain.
+//                 that walked by change time), completes and activates a version a run walked
+//                 whole, removes the queued changes the run synced, and releases the domain.
 //
 // The watermark (vecsync.sync_watermarks, per domain and embedding version): every source row
 // updated up to it is synced. The snapshot is the database's clock, held back to the start of
@@ -41,7 +41,8 @@ inline constexpr absl::Duration kWatermarkOverlap = absl::Minutes(5);
 
 struct PrepareInput {
   std::string domain;
-  int embedding_version = 1;
+  // The version the run's input asks for; nullopt: the server's profile's.
+  std::optional<int> embedding_version;
   // Also look at the change queue and the domain's scope (a run restricted to some teams or
   // entities does not: it syncs those only).
   bool take_changes = false;
@@ -57,6 +58,8 @@ struct PrepareResult {
   // Another run holds the domain (its run id): this run waits its turn, and prepares again.
   // Nothing else is set.
   std::optional<std::string> held_by;
+  // The embedding version the run syncs; absent from an older vecsync's result (its input's).
+  std::optional<int> embedding_version;
   // Rows updated after it are the run's to sync; nullopt: none synced yet at this version.
   std::optional<int64_t> watermark_us;
   // And rows updated up to this long before it that the ledger does not hold as they are
@@ -82,6 +85,9 @@ struct FinishInput {
   // by change time).
   std::optional<int64_t> snapshot_us;
   int64_t changes_upto = 0;  // The queued changes up to it are synced.
+  // The run walked every source row at its version: a version being built is complete, and
+  // becomes active.
+  bool completes_version = false;
 
   Json ToJson() const;
   static absl::StatusOr<FinishInput> FromJson(const Json& json);
@@ -90,9 +96,9 @@ struct FinishInput {
 inline constexpr engine::ActivityType<PrepareInput, PrepareResult> kPrepareActivity{"sync-prepare"};
 inline constexpr engine::ActivityType<FinishInput, engine::NoResult> kFinishActivity{"sync-finish"};
 
-// INVALID_ARGUMENT, saying why, when `embedding_version` is older than one a sync of `domain`
-// has completed: ClickHouse keeps the newer version's rows and would discard the run's. The
-// start of a run checks it, and sync-prepare again (a sync may complete in between).
+// INVALID_ARGUMENT, saying why, when `embedding_version` is older than the version search answers
+// from for `domain`: what the run made would never be searched. The start of a run checks it,
+// and sync-prepare again (a version may be made active in between).
 absl::Status CheckEmbeddingVersion(PgConnection& conn, const std::string& domain,
                                    int embedding_version);
 
