@@ -6,6 +6,17 @@
 namespace vecsync::workflows {
 namespace {
 
+// Makes `version` the one search answers from, at the caller's commit.
+absl::Status MakeActive(PgConnection& conn, const std::string& domain, int version) {
+  return conn
+      .Query(
+          "INSERT INTO vecsync.active_versions (domain, embedding_version) VALUES ($1, $2) "
+          "ON CONFLICT (domain) DO UPDATE SET embedding_version = EXCLUDED.embedding_version, "
+          "activated_at = now()",
+          domain, version)
+      .status();
+}
+
 std::string Describe(const EmbeddingProfile& p) {
   return absl::StrCat("summarizer ", p.summarizer, ", embedder ", p.embedder);
 }
@@ -140,13 +151,7 @@ absl::Status CompleteEmbeddingVersion(PgConnection& conn, const std::string& dom
                                                "WHERE domain = $1",
                                                domain));
   if (r.affected_rows() == 0 && active.rows() > 0) return absl::OkStatus();
-  return conn
-      .Query(
-          "INSERT INTO vecsync.active_versions (domain, embedding_version) VALUES ($1, $2) "
-          "ON CONFLICT (domain) DO UPDATE SET embedding_version = EXCLUDED.embedding_version, "
-          "activated_at = now()",
-          domain, version)
-      .status();
+  return MakeActive(conn, domain, version);
 }
 
 absl::Status ActivateEmbeddingVersion(PgConnection& conn, const std::string& domain, int version) {
@@ -162,13 +167,7 @@ absl::Status ActivateEmbeddingVersion(PgConnection& conn, const std::string& dom
         absl::StrCat("embedding version ", version, " of domain '", domain,
                      "' is still being built: search would miss what it has not made yet"));
   }
-  return conn
-      .Query(
-          "INSERT INTO vecsync.active_versions (domain, embedding_version) VALUES ($1, $2) "
-          "ON CONFLICT (domain) DO UPDATE SET embedding_version = EXCLUDED.embedding_version, "
-          "activated_at = now()",
-          domain, version)
-      .status();
+  return MakeActive(conn, domain, version);
 }
 
 }  // namespace vecsync::workflows
