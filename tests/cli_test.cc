@@ -329,7 +329,10 @@ TEST_F(CliTest, MetricsHealthAndReadiness) {
         "# TYPE vecsync_activity_attempt_seconds histogram",
         "vecsync_activity_attempt_seconds_bucket{activity_type=\"demo-greet\",le=\"+Inf\"} 1",
         "vecsync_workflows_running{workflow_type=\"sync-entity-vectors\"} 1",
-        "vecsync_activity_queue_depth{state=\"ready\"}", "vecsync_schedules{state=\"active\"} 0"}) {
+        "vecsync_activity_queue_depth{state=\"ready\"}", "vecsync_schedules{state=\"active\"} 0",
+        "# TYPE vecsync_sync_change_queue_depth gauge",
+        "# TYPE vecsync_sync_change_queue_oldest_seconds gauge",
+        "# TYPE vecsync_sync_replication_slot_lag_bytes gauge"}) {
     EXPECT_NE(metrics.find(line), std::string::npos) << "missing: " << line << "\n" << metrics;
   }
 }

@@ -4,6 +4,7 @@
 #include "workflows/sync/change_feed.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/common/metrics.h"
 #include "tests/sync/sync_fixture.h"
 #include "tests/test_env.h"
 
@@ -63,12 +64,18 @@ TEST_F(ChangeFeedTest, AnEditReachesClickHouseWithinSecondsWithNoRunStartedByHan
       [&] { return QueryInt("SELECT count(*) FROM vecsync.entity_changes") == 0; },
       absl::Seconds(10)))
       << "the run that synced the change removes it from the queue";
+  // Its latency, from the commit the feed saw to the end of the run that synced it.
+  const std::string metrics = metrics::RenderAll();
+  EXPECT_NE(metrics.find("vecsync_sync_commit_to_clickhouse_seconds_count{domain=\"action\"}"),
+            std::string::npos)
+      << metrics;
 }
 
-TEST_F(ChangeFeedTest, ApprovalGrantedAndATeamDeletedFanOutThroughTheFeed) {
+TEST_F(ChangeFeedTest, ApprovalGrantedOrWithdrawnAndATeamDeletedFanOutThroughTheFeed) {
   Sync({{"domain", "action"}});
   StartFeed();
   Exec("UPDATE posthog_organization SET is_ai_data_processing_approved = true WHERE id = 5");
+  Exec("UPDATE posthog_organization SET is_ai_data_processing_approved = false WHERE id = 1");
   Exec(
       "DELETE FROM posthog_action WHERE team_id = 3; DELETE FROM posthog_cohort WHERE team_id = 3; "
       "DELETE FROM posthog_eventdefinition WHERE team_id = 3; DELETE FROM posthog_team WHERE id = "

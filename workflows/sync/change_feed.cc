@@ -118,10 +118,18 @@ absl::Status SetUpLogicalReplication(PgConnection& conn,
 
 absl::Status DropLogicalReplication(PgConnection& conn) {
   ASSIGN_OR_RETURN(PgResult db, conn.Query("SELECT current_database()"));
-  RETURN_IF_ERROR(conn.Query("SELECT pg_drop_replication_slot(slot_name) FROM "
-                             "pg_replication_slots WHERE slot_name = $1",
-                             SlotName(db.GetString(0, 0)))
-                      .status());
+  // A feed just stopped leaves its walsender for a moment: the slot stays active until it ends.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
+    absl::Status dropped = conn.Query(
+                                   "SELECT pg_drop_replication_slot(slot_name) FROM "
+                                   "pg_replication_slots WHERE slot_name = $1",
+                                   SlotName(db.GetString(0, 0)))
+                               .status();
+    if (dropped.ok()) break;
+    if (PgSqlState(dropped) != "55006" || absl::Now() > deadline) return dropped;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   return conn.Execute(absl::StrCat("DROP PUBLICATION IF EXISTS ", kPublication));
 }
 

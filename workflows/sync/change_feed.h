@@ -62,7 +62,8 @@ std::string SlotName(const std::string& database);
 absl::Status SetUpLogicalReplication(PgConnection& conn,
                                      const entities::EntityConfigRegistry& domains);
 
-// Drops the slot and the publication (when a database is retired, or in tests).
+// Drops the slot and the publication (when a database is retired, or in tests), waiting up to
+// 10 s for a feed that just stopped to let go of the slot.
 absl::Status DropLogicalReplication(PgConnection& conn);
 
 class ChangeFeed {
