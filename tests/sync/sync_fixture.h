@@ -46,6 +46,7 @@ class CountingSummarizer : public clients::Summarizer {
       MutexLock lock(&mu_);
       last_prompt_ = std::string(prompt);
     }
+    absl::SleepFor(delay);
     // Items are paid for one by one; once, the provider goes away after `fail_once_after`.
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (paid == fail_once_after && !failed.exchange(true)) {
@@ -65,6 +66,7 @@ class CountingSummarizer : public clients::Summarizer {
   }
   std::atomic<int> items{0};
   std::atomic<int> paid{0};
+  absl::Duration delay;  // Each call takes this long (set before a run starts).
   int fail_once_after = -1;
   std::atomic<bool> failed{false};
   std::string fail_marker;

@@ -99,6 +99,7 @@ class SyncRun {
         if (!batch_.empty()) RETURN_IF_ERROR(StartBatch());
         auto next = std::find(phases.begin(), phases.end(), position_.phase) + 1;
         if (next == phases.end()) break;
+        if (*position_.converges) RETURN_IF_ERROR(FinishPhase());
         position_.phase = *next;
         position_.cursor = SelectCursor();
       }
@@ -287,6 +288,23 @@ class SyncRun {
                               ProviderOptions()));
     flushes_.push_back(flush);
     return absl::OkStatus();
+  }
+
+  // Ends a phase before the next begins: every sync-process done and every row it queued
+  // flushed and recorded. A key may come up again in the next phase (an entity of a team whose
+  // scope changed may also have changed since the watermark); its sync-process must find what
+  // this phase made of it in the ledger, or a summary and an embedding would be paid twice.
+  absl::Status FinishPhase() {
+    hold_flushes_ = false;
+    while (!processes_.empty()) RETURN_IF_ERROR(CollectOne());
+    while (position_.pending > 0) {
+      while (static_cast<int>(flushes_.size()) >= *position_.max_flushes) {
+        RETURN_IF_ERROR(CollectOne());
+      }
+      RETURN_IF_ERROR(StartFlush());
+      position_.pending -= std::min<int64_t>(position_.pending, in_.insert_batch_size);
+    }
+    return Drain();
   }
 
   // Waits for every sync-process and flush in flight.
