@@ -30,6 +30,10 @@ VectorTable::VectorTable(clients::ClickHouseClient* clickhouse, std::string name
     : clickhouse_(clickhouse), name_(std::move(name)) {}
 
 absl::StatusOr<bool> VectorTable::CreateIfMissing() {
+  if (const int checked = checked_.load(); checked != kUnchecked) {
+    RETURN_IF_ERROR(Create(checked == 1));
+    return checked == 1;
+  }
   ASSIGN_OR_RETURN(clients::ClickHouseVersion version, clickhouse_->Version());
   const bool datetime64 = version.has_datetime64();
   const std::string before_versions = name_ + "_before_versions";
@@ -45,14 +49,7 @@ absl::StatusOr<bool> VectorTable::CreateIfMissing() {
           clickhouse_->Execute(absl::StrCat("RENAME TABLE ", name_, " TO ", before_versions)));
     }
   }
-  RETURN_IF_ERROR(clickhouse_->Execute(
-      absl::StrCat("CREATE TABLE IF NOT EXISTS ", name_,
-                   " (domain String, team_id Int64, id String, vector Array(Float32), text String, "
-                   "properties String, timestamp ",
-                   datetime64 ? "DateTime64(6)" : "DateTime",
-                   " DEFAULT now(), is_deleted UInt8, embedding_version UInt32, version UInt64) "
-                   "ENGINE = ReplacingMergeTree(version) "
-                   "ORDER BY (team_id, domain, id, embedding_version)")));
+  RETURN_IF_ERROR(Create(datetime64));
   // Copied after the new table took new rows: a row copied twice, or older than one inserted
   // since, loses to the newest by `version`, as any row does.
   ASSIGN_OR_RETURN(
@@ -63,7 +60,19 @@ absl::StatusOr<bool> VectorTable::CreateIfMissing() {
         absl::StrReplaceAll(kColumns, {{"(", ""}, {")", ""}}), " FROM ", before_versions)));
     RETURN_IF_ERROR(clickhouse_->Execute(absl::StrCat("DROP TABLE ", before_versions)));
   }
+  checked_.store(datetime64 ? 1 : 0);
   return datetime64;
+}
+
+absl::Status VectorTable::Create(bool datetime64) {
+  return clickhouse_->Execute(
+      absl::StrCat("CREATE TABLE IF NOT EXISTS ", name_,
+                   " (domain String, team_id Int64, id String, vector Array(Float32), text String, "
+                   "properties String, timestamp ",
+                   datetime64 ? "DateTime64(6)" : "DateTime",
+                   " DEFAULT now(), is_deleted UInt8, embedding_version UInt32, version UInt64) "
+                   "ENGINE = ReplacingMergeTree(version) "
+                   "ORDER BY (team_id, domain, id, embedding_version)"));
 }
 
 void VectorTable::AppendRow(clients::RowBinaryWriter& out, const VectorRow& row, bool datetime64) {

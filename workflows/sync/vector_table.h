@@ -19,6 +19,7 @@
 #ifndef VECSYNC_WORKFLOWS_SYNC_VECTOR_TABLE_H_
 #define VECSYNC_WORKFLOWS_SYNC_VECTOR_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -88,8 +89,9 @@ class VectorTable {
 
   // Creates the table when it does not exist, or rebuilds it with the key above: the old table is
   // renamed `<name>_before_versions`, and its rows copied into the new one (an insert between the
-  // rename and the create fails, and its flush is retried). Returns whether its `timestamp` is
-  // DateTime64(6) (true on servers that have it), which AppendRow() must be told.
+  // rename and the create fails, and its flush is retried); a rebuild is looked for once per
+  // VectorTable. Returns whether its `timestamp` is DateTime64(6) (true on servers that have it),
+  // which AppendRow() must be told.
   absl::StatusOr<bool> CreateIfMissing();
 
   // Appends `row` to an insert body in the column order Insert() names.
@@ -112,8 +114,15 @@ class VectorTable {
   absl::StatusOr<std::vector<SearchHit>> Search(const SearchRequest& request);
 
  private:
+  // CREATE TABLE IF NOT EXISTS with the key above.
+  absl::Status Create(bool datetime64);
+
   clients::ClickHouseClient* const clickhouse_;
   const std::string name_;
+  // Set once the table was found (or made) with the key above, and whether its `timestamp` is
+  // DateTime64: later calls only make sure it still exists, with one statement instead of five.
+  std::atomic<int> checked_{kUnchecked};
+  static constexpr int kUnchecked = -1;
 };
 
 }  // namespace vecsync::workflows
