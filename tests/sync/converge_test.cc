@@ -154,6 +154,17 @@ TEST_F(SyncTest, ReconcileRepairsWhatNoWalkByChangeTimeSees) {
   EXPECT_EQ(summarizer_.items, after);
 }
 
+TEST_F(SyncTest, ReconcileTombstonesTheOldKeyOfARowMovedToAnotherTeam) {
+  Sync({{"domain", "action"}});
+  const int64_t id =
+      QueryInt("SELECT min(id) FROM posthog_action WHERE team_id = 1 AND NOT deleted");
+  Exec(absl::StrCat("UPDATE posthog_action SET team_id = 2, updated_at = now() WHERE id = ", id));
+  Sync({{"domain", "action"}, {"mode", "reconcile"}});
+  EXPECT_EQ(ClickHouseKeys("action", 0), LiveKeys(kLiveActions, "s.deleted"));
+  EXPECT_TRUE(ClickHouseKeys("action", 1).contains(absl::StrCat("1\t", id)))
+      << "the row's key under its old team is a tombstone";
+}
+
 TEST_F(SyncTest, AChangesRunSyncsTheQueuedEntitiesOnly) {
   Sync({{"domain", "action"}});
   // An edit no walk by change time finds (its updated_at went backwards), queued as the change

@@ -256,7 +256,8 @@ absl::StatusOr<std::vector<EntityKey>> Ledger::GoneFromSourceAfter(
     int embedding_version, int limit) {
   return KeysAfter(
       absl::StrCat("NOT st.deleted AND st.synced_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ",
-                   config.table(), " s WHERE s.id = st.entity_id::", config.id_type(), ")"),
+                   config.table(), " s WHERE s.id = st.entity_id::", config.id_type(),
+                   " AND s.team_id = st.team_id)"),
       after, filter, embedding_version, limit);
 }
 

@@ -123,8 +123,8 @@ class Ledger {
                                                      int limit);
 
   // Up to `limit` keys after `after`, in key order, of entities ClickHouse holds a live row of at
-  // `embedding_version` whose source row is gone (for domains whose rows are deleted outright). One
-  // never synced has no row to tombstone.
+  // `embedding_version` whose source row is gone (or moved to another team, which is another key)
+  // (for domains whose rows are deleted outright). One never synced has no row to tombstone.
   absl::StatusOr<std::vector<EntityKey>> GoneFromSourceAfter(const entities::EntityConfig& config,
                                                              const EntityKey& after,
                                                              const KeyFilter& filter,
