@@ -84,10 +84,12 @@ class CliTest : public testing::EngineTest {
     server_ = -1;
   }
 
-  // Runs `vecsync <args>` through the shell; stdout and stderr are captured (not terminals).
-  Result Run(const std::string& args) {
+  // Runs `vecsync <args>` through the shell, with `env` (VAR=value …) set for it; stdout and
+  // stderr are captured (not terminals).
+  Result Run(const std::string& args, const std::string& env = "") {
     const std::string out = dir_ + "/out", err = dir_ + "/err";
-    const std::string cmd = std::string(VECSYNC_BINARY) + " " + args + " >" + out + " 2>" + err;
+    const std::string cmd =
+        env + " " + std::string(VECSYNC_BINARY) + " " + args + " >" + out + " 2>" + err;
     const int status = std::system(cmd.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out), ReadFile(err)};
   }
@@ -243,6 +245,18 @@ TEST_F(CliTest, BearerTokenFromAFile) {
   const std::string log = ReadFile(dir_ + "/server.log");
   EXPECT_EQ(log.find("alpha-123"), std::string::npos);
   EXPECT_EQ(log.find("beta-456"), std::string::npos);
+}
+
+TEST_F(CliTest, AnAuthTokenListThatNamesNoTokenIsRefusedNotTakenAsAuthOff) {
+  const Result refused =
+      Run("server --pg-url " + testing::TestDatabaseUrl() +
+              " --listen 127.0.0.1:0 --metrics-listen off --no-change-feed --no-workers "
+              "--no-scheduler",
+          // (A server that took it as auth off would serve until the timeout.)
+          "VECSYNC_AUTH_TOKENS=' , ' timeout 20");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("VECSYNC_AUTH_TOKENS is set but names no token"), std::string::npos)
+      << refused.err;
 }
 
 TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {

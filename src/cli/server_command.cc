@@ -196,6 +196,12 @@ void RunServer(const ServerFlags& flags) {
     tokens = std::move(*read);
   } else if (const char* env = std::getenv("VECSYNC_AUTH_TOKENS"); env != nullptr && *env) {
     tokens = absl::StrSplit(env, ',', absl::SkipWhitespace());
+    // Set, and naming no token (",", " "): auth meant, and off would be a silent surprise.
+    if (tokens.empty()) {
+      return fail(absl::InvalidArgumentError(
+          "VECSYNC_AUTH_TOKENS is set but names no token (tokens are separated by commas); "
+          "unset it to run without auth"));
+    }
   }
   auto auth = api::BearerAuth::Create(std::move(tokens));
   if (!auth.ok()) return fail(auth.status());
