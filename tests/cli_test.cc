@@ -1,5 +1,6 @@
 // The `vecsync` CLI against a real `vecsync server` process: exit codes, progress output,
 // one-line errors, bearer tokens. Everything goes through the binary as a user would run it.
+#include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include "entities/sample_data.h"
 #include "src/clients/clickhouse_client.h"
 #include "tests/engine_fixture.h"
+#include "vecsync/v1/server_info.grpc.pb.h"
 
 namespace vecsync {
 namespace {
@@ -229,6 +231,20 @@ TEST_F(CliTest, BearerTokenFromAFile) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("UNAUTHENTICATED"), std::string::npos) << r.err;
 
+  // What the server is (version, host, pid) is for token holders only.
+  {
+    auto stub = v1::ServerInfoService::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    v1::ServerInfo info;
+    grpc::ClientContext anonymous;
+    EXPECT_EQ(stub->GetServerInfo(&anonymous, {}, &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext holder;
+    holder.AddMetadata("authorization", "Bearer alpha-123");
+    grpc::Status s = stub->GetServerInfo(&holder, {}, &info);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_FALSE(info.identity().empty());
+  }
   const std::string client_token = dir_ + "/client-token";
   std::ofstream(client_token) << "beta-456\n";
   r = Workflow("list", "--token-file " + client_token);

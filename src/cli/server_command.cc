@@ -14,6 +14,7 @@
 #include "src/api/api_server.h"
 #include "src/api/bearer_auth.h"
 #include "src/api/entity_service.h"
+#include "src/api/grpc_status.h"
 #include "src/api/run_change_feed.h"
 #include "src/api/schedule_service.h"
 #include "src/api/search_service.h"
@@ -100,11 +101,15 @@ void CollectDatabaseGauges(PgPool* pool) {
   }
 }
 
+// What a server is (version, schema, host and pid): behind the token when auth is on, as it tells
+// a stranger what to attack.
 class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Service {
  public:
-  explicit ServerInfoServiceImpl(std::string identity) : identity_(std::move(identity)) {}
-  grpc::Status GetServerInfo(grpc::ServerContext*, const vecsync::v1::GetServerInfoRequest*,
+  ServerInfoServiceImpl(std::string identity, const api::BearerAuth* auth)
+      : identity_(std::move(identity)), auth_(auth) {}
+  grpc::Status GetServerInfo(grpc::ServerContext* context, const vecsync::v1::GetServerInfoRequest*,
                              vecsync::v1::ServerInfo* info) override {
+    if (absl::Status s = auth_->Check(*context); !s.ok()) return api::ToGrpcStatus(s);
     info->set_version("0.1.0");
     info->set_schema_version(engine::EngineMigrations().latest());
     info->set_identity(identity_);
@@ -113,6 +118,7 @@ class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Servi
 
  private:
   std::string identity_;
+  const api::BearerAuth* const auth_;
 };
 
 void RunServer(const ServerFlags& flags) {
@@ -213,7 +219,7 @@ void RunServer(const ServerFlags& flags) {
       &vectors, &domains, env.embedder, &*auth, &control_pool,
       [&embedders](const std::string& profile) { return embedders.For(profile); });
   api::EntityService entity_service(&control_pool, &domains, &*auth);
-  ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane");
+  ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane", &*auth);
   std::unique_ptr<api::ApiServer> server;
   if (flags.api) {
     feed.Start();
