@@ -68,7 +68,7 @@ TEST(SyncMessagesTest, EachMessageReadsBackWhatItWrites) {
   SelectResult page{{{2, "a"}, {3, "b"}}, {0, {3, "b"}}, true};
   EXPECT_EQ(SelectResult::FromJson(page.ToJson()).value().ToJson(), page.ToJson());
 
-  ProcessInput process{"action", {{1, "9"}}, 2, 100};
+  ProcessInput process{"action", {{1, "9"}}, 2, false, 100};
   EXPECT_EQ(ProcessInput::FromJson(process.ToJson()).value().ToJson(), process.ToJson());
   ProcessResult processed{10, 4, 1, 3, 1, 1, 6};
   EXPECT_EQ(ProcessResult::FromJson(processed.ToJson()).value().ToJson(), processed.ToJson());

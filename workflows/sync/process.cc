@@ -138,7 +138,7 @@ class Process {
   // A version made for another embedding model has the same content as one made before: its
   // summaries are taken from the ledger, and no summarizer is asked.
   absl::Status ReuseSummariesOfOtherVersions(PgConnection& conn) {
-    if (to_summarize_.empty()) return absl::OkStatus();
+    if (to_summarize_.empty() || !in_.other_versions) return absl::OkStatus();
     std::vector<ContentKey> wanted;
     for (Work* w : to_summarize_) wanted.push_back({w->key, w->content_hash});
     ASSIGN_OR_RETURN(auto found, Ledger(conn, config_.domain()).SummariesOfContent(wanted));
@@ -362,6 +362,7 @@ Json ProcessInput::ToJson() const {
   return {{"domain", domain},
           {"keys", EntityKeysToJson(keys)},
           {"embedding_version", embedding_version},
+          {"other_versions", other_versions},
           {"insert_batch_size", insert_batch_size}};
 }
 
@@ -371,6 +372,8 @@ absl::StatusOr<ProcessInput> ProcessInput::FromJson(const Json& json) {
   f.Required("domain", &in.domain);
   f.Required("embedding_version", &in.embedding_version);
   f.Optional("insert_batch_size", &in.insert_batch_size);
+  // (Absent from an older vecsync's input: look, as it did not know better.)
+  f.Optional("other_versions", &in.other_versions);
   RETURN_IF_ERROR(f.status());
   ASSIGN_OR_RETURN(in.keys, EntityKeysFromJson(f.Member("keys"), "sync-process input: keys"));
   return in;

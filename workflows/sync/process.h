@@ -34,6 +34,9 @@ struct ProcessInput {
   std::string domain;
   std::vector<EntityKey> keys;
   int embedding_version = 1;
+  // The domain has other embedding versions, whose summaries may serve this one's content; false
+  // spares every batch of a domain's only version the lookup.
+  bool other_versions = true;
   // Rows per pending batch, so a flush fills an insert with whole batches; 0: one batch.
   int insert_batch_size = 0;
 

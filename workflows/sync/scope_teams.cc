@@ -25,12 +25,10 @@ absl::StatusOr<std::vector<int64_t>> TeamIds(PgConnection& conn, const std::stri
 
 }  // namespace
 
-absl::StatusOr<ScopeTeamChanges> RefreshScopeTeams(PgConnection& conn,
-                                                   const entities::EntityConfig& config,
-                                                   bool queue_entered) {
-  ScopeTeamChanges changes;
+absl::Status RefreshScopeTeams(PgConnection& conn, const entities::EntityConfig& config,
+                               bool queue_entered) {
   const std::string teams_sql = config.scope().teams_sql;
-  if (teams_sql.empty()) return changes;
+  if (teams_sql.empty()) return absl::OkStatus();
   const std::string domain = config.domain();
   PgTransaction txn(conn);
   RETURN_IF_ERROR(txn.Begin());
@@ -58,15 +56,12 @@ absl::StatusOr<ScopeTeamChanges> RefreshScopeTeams(PgConnection& conn,
   ChangeQueue queue(conn, domain);
   RETURN_IF_ERROR(queue.AddTeams(left));
   if (queue_entered) RETURN_IF_ERROR(queue.AddTeams(entered));
-  changes.left = static_cast<int64_t>(left.size());
-  changes.entered = queue_entered ? static_cast<int64_t>(entered.size()) : 0;
   RETURN_IF_ERROR(conn.Query("INSERT INTO vecsync.scope_teams (domain, team_ids) "
                              "VALUES ($1, $2::bigint[]) ON CONFLICT (domain) DO UPDATE SET "
                              "team_ids = EXCLUDED.team_ids, seen_at = now()",
                              domain, PgArrayLiteral(now))
                       .status());
-  RETURN_IF_ERROR(txn.Commit());
-  return changes;
+  return txn.Commit();
 }
 
 }  // namespace vecsync::workflows

@@ -17,17 +17,11 @@
 
 namespace vecsync::workflows {
 
-struct ScopeTeamChanges {
-  int64_t entered = 0;  // Teams queued because they entered the scope.
-  int64_t left = 0;     // Teams queued because they left it.
-};
-
 // Compares and queues as above. Teams that entered are queued only when `queue_entered`: a run
 // that walks every row of the domain anyway finds their entities without it. Nothing (and no
 // change) for a domain whose scope has no teams_sql.
-absl::StatusOr<ScopeTeamChanges> RefreshScopeTeams(PgConnection& conn,
-                                                   const entities::EntityConfig& config,
-                                                   bool queue_entered);
+absl::Status RefreshScopeTeams(PgConnection& conn, const entities::EntityConfig& config,
+                               bool queue_entered);
 
 }  // namespace vecsync::workflows
 

@@ -197,6 +197,7 @@ class SyncRun {
     // A full walk for a new embedding version or a first run; from the watermark otherwise.
     position_.embedding_version =
         prepared.embedding_version.value_or(in_.embedding_version.value_or(1));
+    position_.other_versions = prepared.other_versions;
     position_.watermark_us = prepared.watermark_us.value_or(-1);
     position_.overlap_us = prepared.overlap_us;
     position_.datetime64 = prepared.datetime64;
@@ -236,7 +237,8 @@ class SyncRun {
     while (static_cast<int>(processes_.size()) >= in_.max_parallel_requests) {
       RETURN_IF_ERROR(CollectOne());
     }
-    ProcessInput input{in_.domain, std::move(batch_), version(), in_.insert_batch_size};
+    ProcessInput input{in_.domain, std::move(batch_), version(), position_.other_versions,
+                       in_.insert_batch_size};
     batch_.clear();
     ASSIGN_OR_RETURN(TypedHandle<ProcessResult> h,
                      engine::StartActivity(ctx_, kProcessActivity, input, ProviderOptions()));

@@ -65,6 +65,7 @@ Json SyncPosition::ToJson() const {
   if (converges) out["converges"] = *converges;
   if (overlap_us > 0) out["overlap_us"] = overlap_us;
   if (embedding_version) out["embedding_version"] = *embedding_version;
+  out["other_versions"] = other_versions;
   if (changes_upto > 0) out["changes_upto"] = changes_upto;
   if (!changed_teams.empty()) out["changed_teams"] = changed_teams;
   return out;
@@ -84,6 +85,7 @@ absl::StatusOr<SyncPosition> SyncPosition::FromJson(const Json& json) {
   f.Optional("converges", &p.converges);
   f.Optional("overlap_us", &p.overlap_us);
   f.Optional("embedding_version", &p.embedding_version);
+  f.Optional("other_versions", &p.other_versions);
   f.Optional("changes_upto", &p.changes_upto);
   f.Optional("changed_teams", &p.changed_teams);
   RETURN_IF_ERROR(f.status());

@@ -66,6 +66,7 @@ struct SyncPosition {
   // The embedding version the run syncs (sync-prepare's); nullopt in a checkpoint of an older
   // vecsync, whose runs synced their input's.
   std::optional<int> embedding_version;
+  bool other_versions = true;  // The domain has versions besides the run's (sync-prepare's).
   std::vector<int64_t> changed_teams;  // The teams whose scope changed, walked whole.
 
   Json ToJson() const;

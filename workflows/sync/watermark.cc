@@ -44,6 +44,8 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, engine::Activi
   ASSIGN_OR_RETURN(const int version,
                    ResolveEmbeddingVersion(*conn, in.domain, profile, in.embedding_version));
   result.embedding_version = version;
+  ASSIGN_OR_RETURN(std::vector<EmbeddingVersion> versions, ListEmbeddingVersions(*conn, in.domain));
+  result.other_versions = versions.size() > 1;
   ASSIGN_OR_RETURN(PgResult r, conn->Query(absl::StrCat("SELECT ", MicrosOf("watermark"),
                                                         " FROM vecsync.sync_watermarks "
                                                         "WHERE domain = $1 AND "
@@ -56,7 +58,7 @@ absl::StatusOr<PrepareResult> Prepare(const SyncEnvironment& env, engine::Activi
   const bool walks_everything =
       in.mode == SyncMode::kReconcile ||
       (in.mode == SyncMode::kIncremental && !result.watermark_us.has_value());
-  RETURN_IF_ERROR(RefreshScopeTeams(*conn, *config, /*queue_entered=*/!walks_everything).status());
+  RETURN_IF_ERROR(RefreshScopeTeams(*conn, *config, /*queue_entered=*/!walks_everything));
   ChangeQueue queue(*conn, in.domain);
   ASSIGN_OR_RETURN(result.changes_upto, queue.NewestSeq());
   ASSIGN_OR_RETURN(result.changed_teams, queue.TeamsUpTo(result.changes_upto));
@@ -119,6 +121,7 @@ absl::StatusOr<PrepareInput> PrepareInput::FromJson(const Json& json) {
 Json PrepareResult::ToJson() const {
   if (held_by) return {{"held_by", *held_by}};
   return {{"embedding_version", embedding_version ? Json(*embedding_version) : Json()},
+          {"other_versions", other_versions},
           {"watermark_us", watermark_us ? Json(*watermark_us) : Json()},
           {"snapshot_us", snapshot_us ? Json(*snapshot_us) : Json()},
           {"overlap_us", overlap_us},
@@ -133,6 +136,7 @@ absl::StatusOr<PrepareResult> PrepareResult::FromJson(const Json& json) {
   JsonFields f(json, "sync-prepare result");
   f.Optional("held_by", &r.held_by);
   f.Optional("embedding_version", &r.embedding_version);
+  f.Optional("other_versions", &r.other_versions);
   f.Optional("watermark_us", &r.watermark_us);
   f.Optional("snapshot_us", &r.snapshot_us);
   f.Optional("overlap_us", &r.overlap_us);

@@ -60,6 +60,8 @@ struct PrepareResult {
   std::optional<std::string> held_by;
   // The embedding version the run syncs; absent from an older vecsync's result (its input's).
   std::optional<int> embedding_version;
+  // The domain has versions besides it (true in an older vecsync's result).
+  bool other_versions = true;
   // Rows updated after it are the run's to sync; nullopt: none synced yet at this version.
   std::optional<int64_t> watermark_us;
   // And rows updated up to this long before it that the ledger does not hold as they are
