@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "src/cli/commands.h"
 #include "src/cli/config_file.h"
+#include "src/cli/usage_error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,6 +13,9 @@ int main(int argc, char** argv) {
       "Run `vecsync <command> --help` for a command's settings."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vecsync 0.1.0");
+  // A command's flags may follow its subcommands (`vecsync workflow list --address …`), as with
+  // kubectl, gh or temporal. Subcommands inherit this.
+  app.fallthrough();
   vecsync::cli::AddServerCommand(app);
   vecsync::cli::AddMigrateCommand(app);
   vecsync::cli::AddHealthCommand(app);
@@ -31,7 +35,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(*args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version.
+    std::cerr << vecsync::cli::DescribeUsageError(app, e) << "\n";
+    return 2;
   }
   return vecsync::cli::ExitCode();
 }

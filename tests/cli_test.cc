@@ -15,6 +15,7 @@
 #include "entities/sample_data.h"
 #include "src/clients/clickhouse_client.h"
 #include "tests/engine_fixture.h"
+#include "vecsync/v1/search_service.grpc.pb.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
 
 namespace vecsync {
@@ -214,13 +215,116 @@ TEST_F(CliTest, ErrorsAreOneReadableLine) {
   EXPECT_NE(r.err.find("cannot reach the vecsync server at 127.0.0.1:1"), std::string::npos)
       << r.err;
 
-  r = Workflow("start --type demo-greeting --reuse-policy SOMETIMES");
+  // PostgreSQL's errors span lines (a DETAIL, a hint): joined into one.
+  r = Run("entities failed --pg-url postgresql://nobody@127.0.0.1:1/none --domain action");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--reuse-policy"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("127.0.0.1"), std::string::npos) << r.err;
+}
 
-  r = Workflow("list --status SLEEPING");
+// Bad usage exits 2 with one line naming the command, the problem and the help to read.
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
+  StartServer();
+  struct Case {
+    std::string args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"workflow bogus", "vecsync workflow: unknown command 'bogus' (one of: start,"},
+      {"workflow", "vecsync workflow: a command is required"},
+      {"frobnicate", "vecsync: unknown command 'frobnicate'"},
+      {"workflow list --bogus", "vecsync workflow list: unexpected argument --bogus"},
+      {"workflow list --status SLEEPING", "--status: SLEEPING not in"},
+      {"workflow list --since fortnight", "'fortnight' is not a duration"},
+      {"workflow start --type demo-greeting --reuse-policy SOMETIMES", "--reuse-policy"},
+      {"workflow start --type demo-greeting --input '{}' --input-file x.json", "excludes"},
+      {"workflow describe", "--workflow-id is required"},
+      {"schedule create -s s --cron @daily --type demo-greeting --overlap SOMETIMES", "--overlap"},
+      {"entities failed --domain planet", "unknown domain 'planet' (known: action"},
+      {"search --domain action --team 1", "text is required"},
+      {"server --lease soon", "'soon' is not a duration"},
+  };
+  for (const Case& c : cases) {
+    const Result r = Run(c.args + " --address " + address_);
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find("--help`)"), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.args << ": " << r.out;
+  }
+  // --help answers, and exits 0.
+  const Result help = Run("workflow list --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--address"), std::string::npos) << "group flags listed: " << help.out;
+}
+
+// Flags may follow the subcommand; --output json prints one valid JSON document for every
+// command, empty lists included.
+TEST_F(CliTest, FlagsAnywhereAndJsonAlwaysValid) {
+  StartServer();
+  // `stdin_from` (e.g. "echo … |") feeds the command's standard input.
+  auto json = [&](const std::string& args, const std::string& stdin_from = "") {
+    const Result r = Run(args, stdin_from);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    const Json doc = Json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(doc.is_discarded()) << args << " printed no JSON document: " << r.out;
+    return doc;
+  };
+  const std::string at = " --address " + address_ + " -o json";
+  EXPECT_EQ(json("workflow list" + at), Json::array()) << "an empty list is []";
+  EXPECT_EQ(json("schedule list" + at), Json::array());
+  EXPECT_EQ(json("entities failed --domain action -o json --pg-url " + testing::TestDatabaseUrl()),
+            Json::array());
+  const Json health = json("health" + at);
+  EXPECT_EQ(health["status"], "SERVING") << health;
+
+  // A workflow's input from a file (over the ~128 KB a command line holds) and from stdin.
+  const std::string big_name(200 * 1024, 'x');
+  const std::string input_file = dir_ + "/input.json";
+  std::ofstream(input_file) << Json{{"name", big_name}}.dump();
+  Json run =
+      json("workflow start --type demo-greeting --input-file " + input_file + " --wait" + at);
+  EXPECT_EQ(run["status"], "COMPLETED") << run.dump().substr(0, 500);
+  EXPECT_EQ(run["result"]["greeting"], "Hello, " + big_name + "!");
+  run = json("workflow start --type demo-greeting --input-file - --wait" + at,
+             R"(echo '{"name":"stdin"}' |)");
+  EXPECT_EQ(run["result"]["greeting"], "Hello, stdin!") << run;
+  Result r = Run("workflow start --type demo-greeting --input-file " + dir_ + "/absent.json" + at);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--status"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--input-file: cannot read"), std::string::npos) << r.err;
+
+  const std::string id = run["workflow_id"];
+  const Json listed = json("workflow list --type demo-greeting" + at);
+  ASSERT_EQ(listed.size(), 2u) << listed.dump().substr(0, 500);
+  EXPECT_EQ(listed[0]["workflow_id"], id) << "newest first";
+  const Json history = json("workflow history -w " + id + at);
+  ASSERT_TRUE(history.is_array());
+  EXPECT_EQ(history.back()["event_type"], "WorkflowExecutionCompleted") << history;
+  // (Without source tables a sync keeps retrying: it is there to cancel.)
+  const Json stuck =
+      json(R"(workflow start --type sync-entity-vectors --input '{"domain":"action"}')" + at);
+  EXPECT_EQ(stuck["started"], true) << stuck;
+  EXPECT_EQ(json("workflow cancel -w " + stuck["workflow_id"].get<std::string>() + at),
+            (Json{{"workflow_id", stuck["workflow_id"]}, {"cancel_requested", true}}));
+
+  // Text history shows long attributes cut, saying how to see them whole.
+  const std::string big_id = listed[1]["workflow_id"];
+  r = Run("workflow history -w " + big_id + " --address " + address_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+    EXPECT_LT(line.size(), 400u) << line.substr(0, 400);
+  }
+  EXPECT_NE(r.out.find("more bytes; --output json shows all)"), std::string::npos);
+
+  // Schedules, changed with flags after the subcommand.
+  EXPECT_EQ(json("schedule create -s s1 --cron @daily --type demo-greeting --input-file " +
+                 input_file + at)["created"],
+            true);
+  const Json schedule = json("schedule describe -s s1" + at);
+  EXPECT_EQ(schedule["input"]["name"], big_name);
+  EXPECT_EQ(json("schedule pause -s s1" + at)["paused"], true);
+  EXPECT_EQ(json("schedule list" + at).size(), 1u);
+  EXPECT_EQ(json("schedule delete -s s1" + at)["deleted"], true);
 }
 
 TEST_F(CliTest, BearerTokenFromAFile) {
@@ -432,7 +536,7 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
   EXPECT_NE(r.out.find("recent actions:"), std::string::npos) << r.out;
   // The runs it started completed, under ids naming the schedule.
   r = Workflow("list --type demo-greeting --status COMPLETED", "--output json");
-  EXPECT_NE(r.out.find("\"workflow_id\":\"every-second-"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"workflow_id\": \"every-second-"), std::string::npos) << r.out;
 
   r = schedule("trigger -s every-second --overlap ALLOW_ALL");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -449,7 +553,7 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cron minute field '61'"), std::string::npos) << r.err;
   r = schedule("create -s broken --cron '@daily' --type demo-greeting --overlap SOMETIMES");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--overlap"), std::string::npos) << r.err;
   EXPECT_EQ(schedule("delete -s every-second").exit_code, 0);
   r = schedule("describe -s every-second");
@@ -457,7 +561,75 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
   EXPECT_NE(r.err.find("NOT_FOUND"), std::string::npos);
 }
 
-}  // namespace
+// `vecsync search` asks the server, so it embeds as the server does: here 256-dimension vectors,
+// where the CLI's own default would be 512.
+TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
+  int64_t first_team = 0;
+  {
+    auto conn = pool_->Acquire();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
+    entities::SeedOptions seed;
+    seed.teams = 2;
+    seed.actions = 40;
+    seed.cohorts = 0;
+    seed.event_definitions = 0;
+    seed.first_team_id = 4000000 + (getpid() % 100000) * 10;
+    first_team = seed.first_team_id;
+    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
+  }
+  StartServer({"--no-change-feed", "--embedding-dimensions", "256"});
+  ASSERT_EQ(Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)")
+                .exit_code,
+            0);
+  const std::string team = std::to_string(QueryInt("SELECT min(team_id) FROM posthog_action"));
+  const std::string text = "clicked upgrade on the pricing page";
+  Result r = Run("search --domain action --team " + team + " --limit 5 --address " + address_ +
+                 " -o json '" + text + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json hits = Json::parse(r.out);
+  ASSERT_EQ(hits.size(), 5u) << r.out;
+
+  auto stub =
+      v1::SearchService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  v1::SearchSimilarRequest req;
+  req.set_domain("action");
+  req.set_team_id(std::stoll(team));
+  req.set_query(text);
+  req.set_limit(5);
+  v1::SearchSimilarResponse resp;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->SearchSimilar(&context, req, &resp).ok());
+  ASSERT_EQ(resp.hits_size(), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(hits[i]["id"], resp.hits(i).entity_id()) << i;
+    EXPECT_DOUBLE_EQ(hits[i]["distance"].get<double>(), resp.hits(i).distance()) << i;
+  }
+  // Text output: one line per hit.
+  r = Run("search --domain action --team " + team + " --limit 5 '" + text + "' --address " +
+          address_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;
+  EXPECT_EQ(r.out.rfind(resp.hits(0).entity_id() + "  ", 0), 0u) << r.out;
+
+  // Errors exit non-zero, with the server's reason.
+  r = Run("search --domain planet --team " + team + " 'x' --address " + address_);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown domain"), std::string::npos) << r.err;
+  r = Run("search --domain action --team " + team + " '' --address " + address_);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("INVALID_ARGUMENT"), std::string::npos) << r.err;
+  r = Run("search --domain action --team " + team + " 'x' --address 127.0.0.1:1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cannot reach the vecsync server"), std::string::npos) << r.err;
+
+  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
+  ASSERT_TRUE(clickhouse.ok());
+  (void)(*clickhouse)
+      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
+                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
+}
+
 TEST_F(CliTest, EntitiesWatchAndVersionsShowWhatTheSyncMade) {
   {
     auto conn = pool_->Acquire();
@@ -526,4 +698,5 @@ TEST_F(CliTest, EntitiesWatchAndVersionsShowWhatTheSyncMade) {
                 std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
 }
 
+}  // namespace
 }  // namespace vecsync

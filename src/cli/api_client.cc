@@ -30,9 +30,7 @@ void AddApiFlags(CLI::App* command, ApiFlags* flags) {
   command->add_flag("--tls", flags->tls, "Connect with TLS (verified against the system roots)");
   command->add_option("--tls-ca", flags->tls_ca_file,
                       "Connect with TLS, verifying the server against this CA (PEM)");
-  command->add_option("--output,-o", flags->output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  AddOutputFlag(command, &flags->output);
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {

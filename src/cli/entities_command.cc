@@ -37,9 +37,6 @@ struct VersionsFlags {
 };
 
 void Versions(const VersionsFlags& flags) {
-  if (auto known = entities::EntityConfigRegistry::BuiltIn().Find(flags.domain); !known.ok()) {
-    return Fail(known.status());
-  }
   auto conn = PgConnection::Connect(flags.db.pg_url);
   if (!conn.ok()) return Fail(conn.status());
   if (flags.activate > 0) {
@@ -64,7 +61,7 @@ void Versions(const VersionsFlags& flags) {
                 << (v.profile ? v.profile->summarizer : "(unknown)") << "\n";
     }
   }
-  if (flags.output == "json") std::cout << list.dump() << "\n";
+  if (flags.output == "json") std::cout << list.dump(2) << "\n";
   if (versions->empty() && flags.output != "json") {
     std::cout << "no embedding versions of " << flags.domain << " yet\n";
   }
@@ -143,36 +140,36 @@ void Watch(const WatchFlags& flags) {
 }
 
 void ListFailed(const EntitiesFlags& flags) {
-  if (auto known = entities::EntityConfigRegistry::BuiltIn().Find(flags.domain); !known.ok()) {
-    return Fail(known.status());
-  }
   auto conn = PgConnection::Connect(flags.db.pg_url);
   if (!conn.ok()) return Fail(conn.status());
   auto failed = workflows::ListFailedEntities(**conn, flags.domain, flags.quarantined_only);
   if (!failed.ok()) return Fail(failed.status());
+  Json listed = Json::array();
   for (const auto& e : *failed) {
     if (flags.output == "json") {
-      std::cout << Json{{"team_id", e.team_id},
+      listed.push_back({{"team_id", e.team_id},
                         {"entity_id", e.entity_id},
                         {"failures", e.failures},
                         {"quarantined", e.quarantined},
-                        {"last_error", e.last_error}}
-                       .dump()
-                << "\n";
+                        {"last_error", e.last_error}});
     } else {
       std::cout << "team " << e.team_id << "  id " << e.entity_id << "  " << e.failures
                 << " failure(s)" << (e.quarantined ? "  QUARANTINED" : "") << "  " << e.last_error
                 << "\n";
     }
   }
-  if (failed->empty() && flags.output != "json") {
+  if (flags.output == "json") {
+    std::cout << listed.dump(2) << "\n";
+  } else if (failed->empty()) {
     std::cout << "no failed " << flags.domain << " entities\n";
   }
   if (!flags.retry || failed->empty()) return;
   auto retried = workflows::RetryFailedEntities(**conn, flags.domain, flags.quarantined_only);
   if (!retried.ok()) return Fail(retried.status());
-  std::cout << *retried << " entit" << (*retried == 1 ? "y" : "ies")
-            << " will be retried by the next sync of " << flags.domain << "\n";
+  // With --output json stdout holds the list alone; the outcome goes to stderr.
+  (flags.output == "json" ? std::cerr : std::cout)
+      << *retried << " entit" << (*retried == 1 ? "y" : "ies")
+      << " will be retried by the next sync of " << flags.domain << "\n";
 }
 
 }  // namespace
@@ -186,12 +183,12 @@ void AddEntitiesCommand(CLI::App& app) {
   CLI::App* failed = entities->add_subcommand(
       "failed", "List entities whose sync failed (quarantined ones first); --retry retries them");
   AddDatabaseFlags(failed, &flags->db);
-  failed->add_option("--domain", flags->domain, "Domain, e.g. action")->required();
+  failed->add_option("--domain", flags->domain, "Domain, e.g. action")
+      ->required()
+      ->check(DomainValidator());
   failed->add_flag("--retry", flags->retry, "Lift their quarantine so the next run retries them");
   failed->add_flag("--quarantined", flags->quarantined_only, "Only quarantined entities");
-  failed->add_option("--output", flags->output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  AddOutputFlag(failed, &flags->output);
   failed->callback([flags] { ListFailed(*flags); });
 
   static VersionsFlags versions_storage;
@@ -201,14 +198,14 @@ void AddEntitiesCommand(CLI::App& app) {
       "List the domain's embedding versions; --activate N makes a complete one the one search "
       "answers from");
   AddDatabaseFlags(versions, &versions_flags->db);
-  versions->add_option("--domain", versions_flags->domain, "Domain, e.g. action")->required();
+  versions->add_option("--domain", versions_flags->domain, "Domain, e.g. action")
+      ->required()
+      ->check(DomainValidator());
   versions
       ->add_option("--activate", versions_flags->activate,
                    "Make this complete version active (search answers from it at once)")
       ->check(CLI::PositiveNumber);
-  versions->add_option("--output", versions_flags->output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  AddOutputFlag(versions, &versions_flags->output);
   versions->callback([versions_flags] { Versions(*versions_flags); });
 
   static WatchFlags watch_storage;
@@ -218,7 +215,9 @@ void AddEntitiesCommand(CLI::App& app) {
       "Print each entity version embedded or tombstoned, in commit order, as it happens "
       "(resuming from --resume-token, the token of the last line processed)");
   AddApiFlags(watch, &watch_flags->api);
-  watch->add_option("--domain", watch_flags->domain, "Domain, e.g. action")->required();
+  watch->add_option("--domain", watch_flags->domain, "Domain, e.g. action")
+      ->required()
+      ->check(DomainValidator());
   watch->add_option("--team", watch_flags->team_ids, "Only this team's entities (repeatable)");
   watch->add_option("--resume-token", watch_flags->resume_token,
                     "Resume after the event with this token (default: from now)");

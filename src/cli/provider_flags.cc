@@ -27,19 +27,17 @@ absl::StatusOr<clients::OpenAiOptions> OpenAiOptionsFrom(const ProviderFlags& fl
 
 }  // namespace
 
-void AddProviderFlags(CLI::App* cmd, ProviderFlags* flags, bool summarizer) {
-  if (summarizer) {
-    cmd->add_option("--summarizer", flags->summarizer,
-                    "template (offline, deterministic) or openai (OpenAI-compatible chat)")
-        ->check(CLI::IsMember({"template", "openai"}))
-        ->capture_default_str();
-    cmd->add_option("--chat-model", flags->openai.chat_model, "Chat model for summaries")
-        ->capture_default_str();
-    cmd->add_option("--max-concurrent-requests", flags->openai.max_concurrent_requests,
-                    "Chat requests in flight at once in this process")
-        ->check(CLI::Range(1, 256))
-        ->capture_default_str();
-  }
+void AddProviderFlags(CLI::App* cmd, ProviderFlags* flags) {
+  cmd->add_option("--summarizer", flags->summarizer,
+                  "template (offline, deterministic) or openai (OpenAI-compatible chat)")
+      ->check(CLI::IsMember({"template", "openai"}))
+      ->capture_default_str();
+  cmd->add_option("--chat-model", flags->openai.chat_model, "Chat model for summaries")
+      ->capture_default_str();
+  cmd->add_option("--max-concurrent-requests", flags->openai.max_concurrent_requests,
+                  "Chat requests in flight at once in this process")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--embedder", flags->embedder,
                   "hashing (offline feature hashing) or openai (OpenAI-compatible embeddings)")
       ->check(CLI::IsMember({"hashing", "openai"}))

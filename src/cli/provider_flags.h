@@ -1,6 +1,4 @@
-// The summarizer and embedder settings shared by `vecsync server` and `vecsync search` (a
-// search must embed its query with the embedder the server used), and building the providers
-// from them.
+// `vecsync server`'s summarizer and embedder settings, and building the providers from them.
 #ifndef VECSYNC_CLI_PROVIDER_FLAGS_H_
 #define VECSYNC_CLI_PROVIDER_FLAGS_H_
 
@@ -25,9 +23,9 @@ struct ProviderFlags {
   std::string openai_key_file;
 };
 
-// Adds --embedder, --embedding-dimensions and the OpenAI settings; with `summarizer`, also
-// --summarizer and the chat settings.
-void AddProviderFlags(CLI::App* command, ProviderFlags* flags, bool summarizer);
+// Adds --summarizer, --embedder, --embedding-dimensions and the OpenAI chat and embedding
+// settings.
+void AddProviderFlags(CLI::App* command, ProviderFlags* flags);
 
 // The configured providers. The API key comes from --openai-api-key-file, else OPENAI_API_KEY.
 absl::StatusOr<std::unique_ptr<clients::Embedder>> MakeEmbedder(const ProviderFlags& flags);

@@ -22,6 +22,7 @@ struct ScheduleFlags {
   std::string jitter = "0s";
   std::string type;
   std::string input = "{}";
+  std::string input_file;
   std::string execution_timeout;
   std::string overlap = "SKIP";
   std::string catchup_window = "8760h";
@@ -31,6 +32,9 @@ struct ScheduleFlags {
   // The definition options, to tell which ones `update` was given.
   std::vector<CLI::Option*> definition_options;
 };
+
+const CLI::IsMember kOverlapPolicies({"SKIP", "BUFFER_ONE", "ALLOW_ALL", "CANCEL_OTHER",
+                                      "TERMINATE_OTHER"});
 
 std::string OverlapName(v1::ScheduleOverlapPolicy p) {
   std::string name = v1::ScheduleOverlapPolicy_Name(p);
@@ -67,7 +71,13 @@ absl::Status ApplyFlags(const ScheduleFlags& flags, bool only_given, v1::Schedul
     api::ToProtoDuration(*d, schedule->mutable_spec()->mutable_jitter());
   }
   if (given("type")) schedule->mutable_action()->set_workflow_type(flags.type);
-  if (given("input")) schedule->mutable_action()->set_input_json(flags.input);
+  if (!flags.input_file.empty()) {
+    absl::StatusOr<std::string> input = ReadInputFile(flags.input_file);
+    if (!input.ok()) return input.status();
+    schedule->mutable_action()->set_input_json(*input);
+  } else if (given("input")) {
+    schedule->mutable_action()->set_input_json(flags.input);
+  }
   if (given("execution-timeout") && !flags.execution_timeout.empty()) {
     auto d = ParseDurationFlag(flags.execution_timeout, "--execution-timeout");
     if (!d.ok()) return d.status();
@@ -175,7 +185,8 @@ void Create(const ScheduleFlags& flags) {
         v1::CreateScheduleResponse resp;
         grpc::Status s = stub.CreateSchedule(api.Context().get(), req, &resp);
         if (!s.ok()) return Fail(api.Error(s));
-        std::cout << "created schedule " << flags.schedule_id << "\n";
+        PrintOutcome(flags.api.output, {{"schedule_id", flags.schedule_id}, {"created", true}},
+                     "created schedule " + flags.schedule_id);
       });
 }
 
@@ -197,6 +208,7 @@ void List(const ScheduleFlags& flags) {
         v1::ListSchedulesRequest req;
         req.set_page_size(flags.page_size);
         int shown = 0;
+        Json listed = Json::array();
         do {
           v1::ListSchedulesResponse page;
           grpc::Status s = stub.ListSchedules(api.Context().get(), req, &page);
@@ -204,7 +216,7 @@ void List(const ScheduleFlags& flags) {
           for (const auto& e : page.schedules()) {
             ++shown;
             if (flags.api.output == "json") {
-              std::cout << ScheduleJson(e.schedule_id(), e.schedule(), e.info()).dump() << "\n";
+              listed.push_back(ScheduleJson(e.schedule_id(), e.schedule(), e.info()));
               continue;
             }
             const std::string next = e.schedule().state().paused() ? "paused"
@@ -217,7 +229,11 @@ void List(const ScheduleFlags& flags) {
           }
           req.set_next_page_token(page.next_page_token());
         } while (!req.next_page_token().empty());
-        if (shown == 0 && flags.api.output != "json") std::cout << "no schedules\n";
+        if (flags.api.output == "json") {
+          std::cout << listed.dump(2) << "\n";
+        } else if (shown == 0) {
+          std::cout << "no schedules\n";
+        }
       });
 }
 
@@ -239,7 +255,8 @@ void Update(const ScheduleFlags& flags) {
         v1::UpdateScheduleResponse resp;
         s = stub.UpdateSchedule(api.Context().get(), req, &resp);
         if (!s.ok()) return Fail(api.Error(s));
-        std::cout << "updated schedule " << flags.schedule_id << "\n";
+        PrintOutcome(flags.api.output, {{"schedule_id", flags.schedule_id}, {"updated", true}},
+                     "updated schedule " + flags.schedule_id);
       });
 }
 
@@ -304,17 +321,25 @@ void AddScheduleCommand(CLI::App& app) {
     keep(cmd->add_option("--time-zone", flags->time_zone, "IANA time zone for the cron fields")
              ->capture_default_str());
     keep(cmd->add_option("--jitter", flags->jitter, "Delay each action randomly up to this")
+             ->check(DurationValidator())
              ->capture_default_str());
-    keep(cmd->add_option("--input", flags->input, "Workflow input, a JSON object")
-             ->capture_default_str());
+    CLI::Option* input =
+        keep(cmd->add_option("--input", flags->input, "Workflow input, a JSON object")
+                 ->capture_default_str());
+    cmd->add_option("--input-file", flags->input_file,
+                    "Read the workflow input from this file ('-' for standard input)")
+        ->excludes(input);
     keep(cmd->add_option("--execution-timeout", flags->execution_timeout,
-                         "Time each run out after this long"));
+                         "Time each run out after this long")
+             ->check(DurationValidator()));
     keep(cmd->add_option("--overlap", flags->overlap,
                          "While the last run still runs: SKIP, BUFFER_ONE, ALLOW_ALL, "
                          "CANCEL_OTHER or TERMINATE_OTHER")
+             ->check(kOverlapPolicies)
              ->capture_default_str());
     keep(cmd->add_option("--catchup-window", flags->catchup_window,
                          "After downtime, act on due times at most this old")
+             ->check(DurationValidator())
              ->capture_default_str());
   };
 
@@ -352,7 +377,8 @@ void AddScheduleCommand(CLI::App& app) {
           v1::DeleteScheduleResponse resp;
           grpc::Status s = stub.DeleteSchedule(api.Context().get(), req, &resp);
           if (!s.ok()) return Fail(api.Error(s));
-          std::cout << "deleted schedule " << flags->schedule_id << "\n";
+          PrintOutcome(flags->api.output, {{"schedule_id", flags->schedule_id}, {"deleted", true}},
+                       "deleted schedule " + flags->schedule_id);
         });
   });
 
@@ -368,7 +394,8 @@ void AddScheduleCommand(CLI::App& app) {
           v1::PauseScheduleResponse resp;
           grpc::Status s = stub.PauseSchedule(api.Context().get(), req, &resp);
           if (!s.ok()) return Fail(api.Error(s));
-          std::cout << "paused schedule " << flags->schedule_id << "\n";
+          PrintOutcome(flags->api.output, {{"schedule_id", flags->schedule_id}, {"paused", true}},
+                       "paused schedule " + flags->schedule_id);
         });
   });
 
@@ -385,15 +412,21 @@ void AddScheduleCommand(CLI::App& app) {
           v1::UnpauseScheduleResponse resp;
           grpc::Status s = stub.UnpauseSchedule(api.Context().get(), req, &resp);
           if (!s.ok()) return Fail(api.Error(s));
-          std::cout << "unpaused schedule " << flags->schedule_id << "\n";
+          PrintOutcome(flags->api.output, {{"schedule_id", flags->schedule_id}, {"unpaused", true}},
+                       "unpaused schedule " + flags->schedule_id);
         });
   });
 
   CLI::App* trigger = sc->add_subcommand("trigger", "Act now, paused or not");
   add_id(trigger);
-  CLI::Option* overlap = trigger->add_option(
-      "--overlap", flags->overlap, "Overlap policy for this action (default: the schedule's)");
+  CLI::Option* overlap =
+      trigger
+          ->add_option("--overlap", flags->overlap,
+                       "Overlap policy for this action (default: the schedule's)")
+          ->check(kOverlapPolicies);
   trigger->callback([flags, overlap] { Trigger(*flags, overlap->count() > 0); });
+  // Each command lists (and takes) the connection flags itself too: its --help answers.
+  for (CLI::App* command : sc->get_subcommands({})) AddApiFlags(command, &flags->api);
 }
 
 }  // namespace vecsync::cli

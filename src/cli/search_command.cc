@@ -1,55 +1,62 @@
-// `vecsync search --domain action --team 2 [--limit 10] "text"`: embeds the text with the
-// embedder the server uses (the same --embedder flags) and lists the nearest entities of that
-// team.
-#include <cstdlib>
+// `vecsync search --domain action --team 2 [--limit 10] "text"`: asks the server's SearchService
+// for the entities of that team nearest to the text. The server embeds the text as it embedded
+// the vectors (the active embedding version's model), so the answer is the one every API client
+// gets.
 #include <iostream>
 
+#include "absl/strings/str_format.h"
+#include "src/cli/api_client.h"
 #include "src/cli/commands.h"
-#include "src/cli/provider_flags.h"
-#include "src/clients/clickhouse_client.h"
-#include "workflows/sync/vector_table.h"
+#include "vecsync/v1/search_service.grpc.pb.h"
 
 namespace vecsync::cli {
 namespace {
 
 struct SearchFlags {
-  std::string clickhouse_url;
+  ApiFlags api;
   std::string domain;
   int64_t team = 0;
   int limit = 10;
-  ProviderFlags providers;
-  std::string output = "text";
   std::string text;
 };
 
-void RunSearch(const SearchFlags& flags) {
-  auto clickhouse = clients::ClickHouseClient::Create(flags.clickhouse_url);
-  if (!clickhouse.ok()) return Fail(clickhouse.status());
-  auto embedder = MakeEmbedder(flags.providers);
-  if (!embedder.ok()) return Fail(embedder.status());
-  workflows::VectorTable vectors(clickhouse->get(), "pg_embeddings");
-  workflows::SearchRequest req;
-  req.domain = flags.domain;
-  req.team_id = flags.team;
-  req.limit = flags.limit;
-  auto query = (*embedder)->Embed({flags.text});
-  if (!query.ok()) return Fail(query.status());
-  req.query = std::move((*query)[0]);
-  auto hits = vectors.Search(req);
-  if (!hits.ok()) return Fail(hits.status());
-  for (const auto& hit : *hits) {
-    if (flags.output == "json") {
-      std::cout << Json{{"id", hit.id},
-                        {"distance", hit.distance},
-                        {"text", hit.text},
-                        {"properties", hit.properties}}
-                       .dump()
-                << "\n";
-    } else {
-      std::cout << hit.id << "  " << hit.distance << "  " << hit.text.substr(0, 100) << "\n";
-    }
+// One hit as a line: id, distance and the start of its text.
+std::string HitLine(const v1::SearchHit& hit) {
+  std::string text = hit.text().substr(0, 100);
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
   }
-  if (hits->empty() && flags.output != "json") std::cout << "no results\n";
+  return absl::StrFormat("%s  %.4f  %s", hit.entity_id(), hit.distance(), text);
+}
+
+void RunSearch(const SearchFlags& flags) {
+  WithStub<v1::SearchService>(flags.api, [&](const ApiChannel& api, v1::SearchService::Stub& stub) {
+    v1::SearchSimilarRequest req;
+    req.set_domain(flags.domain);
+    req.set_team_id(flags.team);
+    req.set_query(flags.text);
+    req.set_limit(flags.limit);
+    v1::SearchSimilarResponse resp;
+    grpc::Status s = stub.SearchSimilar(api.Context().get(), req, &resp);
+    if (!s.ok()) return Fail(api.Error(s));
+    if (flags.api.output == "json") {
+      Json hits = Json::array();
+      for (const v1::SearchHit& hit : resp.hits()) {
+        absl::StatusOr<Json> properties = ParseJson(hit.properties_json(), "properties");
+        hits.push_back({{"id", hit.entity_id()},
+                        {"distance", hit.distance()},
+                        {"text", hit.text()},
+                        {"properties", properties.ok() ? *properties : Json()}});
+      }
+      std::cout << hits.dump(2) << "\n";
+      return;
+    }
+    for (const v1::SearchHit& hit : resp.hits()) std::cout << HitLine(hit) << "\n";
+    if (resp.hits().empty()) {
+      std::cout << "no results (team " << flags.team << " has no synced " << flags.domain
+                << " entities near this text)\n";
+    }
+  });
 }
 
 }  // namespace
@@ -58,21 +65,17 @@ void AddSearchCommand(CLI::App& app) {
   // The command's settings live as long as the process (CLI11 writes them while parsing).
   static SearchFlags flags_storage;
   auto* flags = &flags_storage;
-  const char* env = std::getenv("VECSYNC_CLICKHOUSE_URL");
-  flags->clickhouse_url = env == nullptr ? "" : env;
-  CLI::App* cmd = app.add_subcommand("search", "Find the entities nearest to a text");
+  CLI::App* cmd = app.add_subcommand(
+      "search",
+      "Find the entities nearest to a text, as the server's SearchSimilar answers (embedded with "
+      "the model of the domain's active embedding version)");
   cmd->add_option("text", flags->text, "What to look for")->required();
   cmd->add_option("--domain", flags->domain, "Domain, e.g. action")->required();
   cmd->add_option("--team", flags->team, "Team id (results are team-scoped)")->required();
   cmd->add_option("--limit", flags->limit, "How many results")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  AddProviderFlags(cmd, &flags->providers, /*summarizer=*/false);
-  cmd->add_option("--clickhouse-url", flags->clickhouse_url,
-                  "ClickHouse HTTP URL (env VECSYNC_CLICKHOUSE_URL)");
-  cmd->add_option("--output", flags->output, "text or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+  AddApiFlags(cmd, &flags->api);
   cmd->callback([flags] { RunSearch(*flags); });
 }
 

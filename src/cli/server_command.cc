@@ -306,7 +306,7 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--clickhouse-url", flags->clickhouse_url,
                   "ClickHouse HTTP URL, e.g. http://127.0.0.1:8123 (env VECSYNC_CLICKHOUSE_URL)")
       ->envname("VECSYNC_CLICKHOUSE_URL");
-  AddProviderFlags(cmd, &flags->providers, /*summarizer=*/true);
+  AddProviderFlags(cmd, &flags->providers);
   cmd->add_option("--listen", flags->listen, "gRPC listen address (env VECSYNC_LISTEN)")
       ->envname("VECSYNC_LISTEN")
       ->capture_default_str();
@@ -341,9 +341,11 @@ void AddServerCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lease", flags->lease,
                   "How long a claim survives without renewal (another worker takes over after)")
+      ->check(DurationValidator())
       ->capture_default_str();
   cmd->add_option("--shutdown-grace", flags->shutdown_grace,
                   "On SIGTERM, how long running activities may finish before being handed back")
+      ->check(DurationValidator())
       ->capture_default_str();
   cmd->add_option("--log-format", flags->log_format, "Log lines as text or json")
       ->check(CLI::IsMember({"text", "json"}))
@@ -368,7 +370,7 @@ void AddHealthCommand(CLI::App& app) {
     if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
       return Fail(absl::UnavailableError("server at " + flags->address + " is not serving"));
     }
-    std::cout << "SERVING\n";
+    PrintOutcome(flags->output, {{"address", flags->address}, {"status", "SERVING"}}, "SERVING");
   });
 }
 

@@ -22,6 +22,7 @@ struct WorkflowFlags {
   ApiFlags api;
   std::string type;
   std::string input = "{}";
+  std::string input_file;
   std::string workflow_id;
   std::string run_id;
   std::string request_id;
@@ -36,6 +37,16 @@ struct WorkflowFlags {
   int page_size = 20;
   bool all = false;
 };
+
+// History lines show this much of an event's attributes; --output json shows them whole.
+constexpr size_t kHistoryAttributesShown = 200;
+
+// `text` cut to `limit` characters, saying how much was left out.
+std::string Abbreviated(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  return absl::StrCat(text.substr(0, limit), "… (", text.size() - limit,
+                      " more bytes; --output json shows all)");
+}
 
 // A JSON string field shown as JSON (null when empty).
 Json Embedded(const std::string& text) {
@@ -153,21 +164,18 @@ void Start(const WorkflowFlags& flags) {
   req.set_workflow_id(flags.workflow_id);
   req.set_request_id(flags.request_id);
   req.set_input_json(flags.input);
-  v1::WorkflowIdReusePolicy reuse;
-  if (!v1::WorkflowIdReusePolicy_Parse("WORKFLOW_ID_REUSE_POLICY_" + flags.reuse_policy, &reuse)) {
-    return Fail(absl::InvalidArgumentError(
-        "--reuse-policy must be ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or "
-        "REJECT_DUPLICATE, not '" +
-        flags.reuse_policy + "'"));
+  if (!flags.input_file.empty()) {
+    absl::StatusOr<std::string> input = ReadInputFile(flags.input_file);
+    if (!input.ok()) return Fail(input.status());
+    req.set_input_json(*input);
   }
+  // The policy names were checked while parsing.
+  v1::WorkflowIdReusePolicy reuse;
+  v1::WorkflowIdReusePolicy_Parse("WORKFLOW_ID_REUSE_POLICY_" + flags.reuse_policy, &reuse);
   req.set_reuse_policy(reuse);
   v1::WorkflowIdConflictPolicy conflict;
-  if (!v1::WorkflowIdConflictPolicy_Parse("WORKFLOW_ID_CONFLICT_POLICY_" + flags.conflict_policy,
-                                          &conflict)) {
-    return Fail(absl::InvalidArgumentError(
-        "--conflict-policy must be FAIL, USE_EXISTING or TERMINATE_EXISTING, not '" +
-        flags.conflict_policy + "'"));
-  }
+  v1::WorkflowIdConflictPolicy_Parse("WORKFLOW_ID_CONFLICT_POLICY_" + flags.conflict_policy,
+                                     &conflict);
   req.set_conflict_policy(conflict);
   if (!flags.execution_timeout.empty()) {
     auto timeout = ParseDurationFlag(flags.execution_timeout, "--execution-timeout");
@@ -230,13 +238,8 @@ void List(const WorkflowFlags& flags) {
   req.set_workflow_type(flags.type);
   req.set_page_size(flags.page_size);
   for (const std::string& name : flags.statuses) {
-    v1::WorkflowStatus status;
-    if (!v1::WorkflowStatus_Parse("WORKFLOW_STATUS_" + name, &status) ||
-        status == v1::WORKFLOW_STATUS_UNSPECIFIED) {
-      return Fail(absl::InvalidArgumentError(
-          "--status must be RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED or TIMED_OUT, not '" +
-          name + "'"));
-    }
+    v1::WorkflowStatus status;  // The names were checked while parsing.
+    v1::WorkflowStatus_Parse("WORKFLOW_STATUS_" + name, &status);
     req.add_statuses(status);
   }
   if (!flags.since.empty()) {
@@ -247,6 +250,7 @@ void List(const WorkflowFlags& flags) {
   WithStub<v1::WorkflowService>(
       flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
         int shown = 0;
+        Json listed = Json::array();
         while (true) {
           v1::ListWorkflowsResponse page;
           grpc::Status s = stub.ListWorkflows(api.Context().get(), req, &page);
@@ -254,7 +258,7 @@ void List(const WorkflowFlags& flags) {
           for (const v1::WorkflowExecution& e : page.executions()) {
             ++shown;
             if (flags.api.output == "json") {
-              std::cout << ExecutionJson(e).dump() << "\n";
+              listed.push_back(ExecutionJson(e));
             } else {
               std::cout << FormatTime(e.start_time()) << "  " << api::ProtoStatusName(e.status())
                         << "  " << e.workflow_type() << "  " << e.workflow_id() << "  "
@@ -269,7 +273,11 @@ void List(const WorkflowFlags& flags) {
           }
           req.set_next_page_token(page.next_page_token());
         }
-        if (shown == 0 && flags.api.output != "json") std::cout << "no workflows\n";
+        if (flags.api.output == "json") {
+          std::cout << listed.dump(2) << "\n";
+        } else if (shown == 0) {
+          std::cout << "no workflows\n";
+        }
       });
 }
 
@@ -280,40 +288,42 @@ void History(const WorkflowFlags& flags) {
         req.set_workflow_id(flags.workflow_id);
         req.set_run_id(flags.run_id);
         req.set_page_size(1000);
+        Json events = Json::array();
         do {
           v1::GetWorkflowHistoryResponse page;
           grpc::Status s = stub.GetWorkflowHistory(api.Context().get(), req, &page);
           if (!s.ok()) return Fail(api.Error(s));
           for (const v1::HistoryEvent& ev : page.events()) {
             if (flags.api.output == "json") {
-              std::cout << Json{{"event_id", ev.event_id()},
+              events.push_back({{"event_id", ev.event_id()},
                                 {"event_type", ev.event_type()},
                                 {"event_time", FormatTime(ev.event_time())},
-                                {"attributes", Embedded(ev.attributes_json())}}
-                               .dump()
-                        << "\n";
+                                {"attributes", Embedded(ev.attributes_json())}});
             } else {
               std::cout << ev.event_id() << "  " << FormatTime(ev.event_time()) << "  "
-                        << ev.event_type() << "  " << ev.attributes_json() << "\n";
+                        << ev.event_type() << "  "
+                        << Abbreviated(ev.attributes_json(), kHistoryAttributesShown) << "\n";
             }
           }
           req.set_next_page_token(page.next_page_token());
         } while (!req.next_page_token().empty());
+        if (flags.api.output == "json") std::cout << events.dump(2) << "\n";
       });
 }
 
 void Cancel(const WorkflowFlags& flags) {
-  WithStub<v1::WorkflowService>(
-      flags.api, [&](const ApiChannel& api, v1::WorkflowService::Stub& stub) {
-        v1::CancelWorkflowRequest req;
-        req.set_workflow_id(flags.workflow_id);
-        req.set_run_id(flags.run_id);
-        req.set_reason(flags.reason);
-        v1::CancelWorkflowResponse resp;
-        grpc::Status s = stub.CancelWorkflow(api.Context().get(), req, &resp);
-        if (!s.ok()) return Fail(api.Error(s));
-        std::cout << "cancel requested\n";
-      });
+  WithStub<v1::WorkflowService>(flags.api, [&](const ApiChannel& api,
+                                               v1::WorkflowService::Stub& stub) {
+    v1::CancelWorkflowRequest req;
+    req.set_workflow_id(flags.workflow_id);
+    req.set_run_id(flags.run_id);
+    req.set_reason(flags.reason);
+    v1::CancelWorkflowResponse resp;
+    grpc::Status s = stub.CancelWorkflow(api.Context().get(), req, &resp);
+    if (!s.ok()) return Fail(api.Error(s));
+    PrintOutcome(flags.api.output, {{"workflow_id", flags.workflow_id}, {"cancel_requested", true}},
+                 "cancel requested");
+  });
 }
 
 void Terminate(const WorkflowFlags& flags) {
@@ -326,7 +336,8 @@ void Terminate(const WorkflowFlags& flags) {
         v1::TerminateWorkflowResponse resp;
         grpc::Status s = stub.TerminateWorkflow(api.Context().get(), req, &resp);
         if (!s.ok()) return Fail(api.Error(s));
-        std::cout << "terminated\n";
+        PrintOutcome(flags.api.output, {{"workflow_id", flags.workflow_id}, {"terminated", true}},
+                     "terminated");
       });
 }
 
@@ -345,24 +356,34 @@ void AddWorkflowCommand(CLI::App& app) {
 
   CLI::App* start = wf->add_subcommand("start", "Start a workflow run");
   start->add_option("--type", flags->type, "Workflow type, e.g. sync-entity-vectors")->required();
-  start->add_option("--input", flags->input, "Input as a JSON object")->capture_default_str();
+  CLI::Option* input =
+      start->add_option("--input", flags->input, "Input as a JSON object")->capture_default_str();
+  start
+      ->add_option("--input-file", flags->input_file,
+                   "Read the input from this file ('-' for standard input)")
+      ->excludes(input);
   start->add_option("--workflow-id", flags->workflow_id, "Workflow id (generated when empty)");
   start->add_option("--request-id", flags->request_id,
                     "De-duplicates retried starts (generated when empty)");
   start
       ->add_option("--reuse-policy", flags->reuse_policy,
                    "ALLOW_DUPLICATE, ALLOW_DUPLICATE_FAILED_ONLY or REJECT_DUPLICATE")
+      ->check(CLI::IsMember({"ALLOW_DUPLICATE", "ALLOW_DUPLICATE_FAILED_ONLY", "REJECT_DUPLICATE"}))
       ->capture_default_str();
   start
       ->add_option("--conflict-policy", flags->conflict_policy,
                    "FAIL, USE_EXISTING or TERMINATE_EXISTING")
+      ->check(CLI::IsMember({"FAIL", "USE_EXISTING", "TERMINATE_EXISTING"}))
       ->capture_default_str();
-  start->add_option("--execution-timeout", flags->execution_timeout,
-                    "Time the run out after this long (e.g. 2h)");
+  start
+      ->add_option("--execution-timeout", flags->execution_timeout,
+                   "Time the run out after this long (e.g. 2h)")
+      ->check(DurationValidator());
   start->add_flag("--wait", flags->wait,
                   "Follow the run with a progress display until it closes; exit 0 only if it "
                   "completed");
   start->add_option("--wait-timeout", flags->wait_timeout, "Give up waiting after this long")
+      ->check(DurationValidator())
       ->capture_default_str();
   start->callback([flags] { Start(*flags); });
 
@@ -387,6 +408,7 @@ void AddWorkflowCommand(CLI::App& app) {
       "Follow a run until it closes: a live progress bar on a terminal, one line per change "
       "otherwise (one JSON document per change with --output json)");
   watch->add_option("--wait-timeout", flags->wait_timeout, "Give up after this long")
+      ->check(DurationValidator())
       ->capture_default_str();
   watch->callback([flags] { Watch(*flags); });
 
@@ -394,13 +416,18 @@ void AddWorkflowCommand(CLI::App& app) {
   list->add_option("--type", flags->type, "Only this workflow type");
   list->add_option("--status", flags->statuses,
                    "Only these statuses (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, "
-                   "TIMED_OUT); repeatable");
-  list->add_option("--since", flags->since, "Only runs started within this long (e.g. 24h)");
+                   "TIMED_OUT); repeatable")
+      ->check(
+          CLI::IsMember({"RUNNING", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "TIMED_OUT"}));
+  list->add_option("--since", flags->since, "Only runs started within this long (e.g. 24h)")
+      ->check(DurationValidator());
   list->add_option("--page-size", flags->page_size, "Rows per page")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   list->add_flag("--all", flags->all, "Every page, not just the first");
   list->callback([flags] { List(*flags); });
+  // Each command lists (and takes) the connection flags itself too: its --help answers.
+  for (CLI::App* command : wf->get_subcommands({})) AddApiFlags(command, &flags->api);
 }
 
 }  // namespace vecsync::cli
