@@ -1,5 +1,6 @@
 // The `vecsync` CLI against a real `vecsync server` process: exit codes, progress output,
 // one-line errors, bearer tokens. Everything goes through the binary as a user would run it.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -45,6 +46,48 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+// Asks the reflection service at `address` to list the services (a generic call: the reflection
+// protos are not installed), with `token` if not empty. Returns the status code and the raw
+// response, which names the services.
+std::pair<grpc::StatusCode, std::string> ListServicesByReflection(const std::string& address,
+                                                                  const std::string& token) {
+  grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue queue;
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+  void* tag;
+  bool ok;
+  auto step = [&](auto&& op) {
+    op();
+    queue.Next(&tag, &ok);
+    return ok;
+  };
+  std::string response_bytes;
+  if (step([&] { call->StartCall(nullptr); })) {
+    grpc::Slice list_services(std::string("\x3a\x00", 2));  // list_services = "" (field 7).
+    grpc::ByteBuffer request(&list_services, 1);
+    step([&] { call->Write(request, nullptr); });
+    step([&] { call->WritesDone(nullptr); });
+    grpc::ByteBuffer response;
+    if (step([&] { call->Read(&response, nullptr); })) {
+      std::vector<grpc::Slice> slices;
+      (void)response.Dump(&slices);
+      for (const grpc::Slice& slice : slices) {
+        response_bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+  }
+  grpc::Status status;
+  step([&] { call->Finish(&status, nullptr); });
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+  return {status.error_code(), response_bytes};
 }
 
 class CliTest : public testing::EngineTest {
@@ -327,6 +370,13 @@ TEST_F(CliTest, FlagsAnywhereAndJsonAlwaysValid) {
   EXPECT_EQ(json("schedule delete -s s1" + at)["deleted"], true);
 }
 
+TEST_F(CliTest, ReflectionServedWithoutAuth) {
+  StartServer();
+  const auto [code, response] = ListServicesByReflection(address_, "");
+  EXPECT_EQ(code, grpc::StatusCode::OK);
+  EXPECT_NE(response.find("vecsync.v1.WorkflowService"), std::string::npos) << response;
+}
+
 TEST_F(CliTest, BearerTokenFromAFile) {
   const std::string server_tokens = dir_ + "/server-tokens";
   std::ofstream(server_tokens) << "# current\nalpha-123\nbeta-456\n";
@@ -349,6 +399,9 @@ TEST_F(CliTest, BearerTokenFromAFile) {
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_FALSE(info.identity().empty());
   }
+  // Reflection, which describes every service, is not served when tokens are required.
+  EXPECT_EQ(ListServicesByReflection(address_, "").first, grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(ListServicesByReflection(address_, "alpha-123").first, grpc::StatusCode::UNIMPLEMENTED);
   const std::string client_token = dir_ + "/client-token";
   std::ofstream(client_token) << "beta-456\n";
   r = Workflow("list", "--token-file " + client_token);
@@ -377,6 +430,45 @@ TEST_F(CliTest, AnAuthTokenListThatNamesNoTokenIsRefusedNotTakenAsAuthOff) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("VECSYNC_AUTH_TOKENS is set but names no token"), std::string::npos)
       << refused.err;
+}
+
+// Beyond loopback, an API without tokens is refused unless --insecure says the network is
+// trusted; tokens without TLS start with a warning.
+TEST_F(CliTest, AnApiBeyondLoopbackNeedsTokensOrInsecure) {
+  const std::string port = std::to_string(FreePort());
+  const std::string server = "server --pg-url " + testing::TestDatabaseUrl() +
+                             " --listen 0.0.0.0:" + port +
+                             " --metrics-listen off --no-change-feed --no-workers --no-scheduler";
+  // (A server that started would serve until the timeout.)
+  Result r = Run(server, "VECSYNC_AUTH_TOKENS= timeout 20");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("refusing to serve the API on 0.0.0.0:" + port + " without auth"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  const std::string tokens = dir_ + "/tokens";
+  std::ofstream(tokens) << "alpha-123\n";
+  address_ = "127.0.0.1:" + std::to_string(FreePort());
+  for (const std::string& extra : {std::string("--insecure"), "--auth-token-file " + tokens}) {
+    server_ = fork();
+    if (server_ == 0) {
+      freopen((dir_ + "/server.log").c_str(), "w", stderr);
+      const std::string cmd = std::string(VECSYNC_BINARY) + " " + server + " " + extra;
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_TRUE(
+        testing::WaitUntil([&] { return Run("health --address 127.0.0.1:" + port).exit_code == 0; },
+                           absl::Seconds(30)))
+        << ReadFile(dir_ + "/server.log");
+    StopServer();
+    const std::string log = ReadFile(dir_ + "/server.log");
+    EXPECT_NE(log.find(extra == "--insecure" ? "INSECURE: the API serves without auth"
+                                             : "bearer tokens travel in cleartext"),
+              std::string::npos)
+        << log;
+  }
 }
 
 TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {

@@ -1,5 +1,6 @@
-// The gRPC server that carries vecsync's services, plus the standard health service and server
-// reflection so generic tools (grpcurl, grpc_health_probe, Kubernetes gRPC probes) work.
+// The gRPC server that carries vecsync's services, plus the standard health service (for
+// grpc_health_probe and Kubernetes gRPC probes, never behind tokens) and, unless turned off,
+// server reflection (for grpcurl).
 //
 // Example:
 //   ApiServerOptions options;
@@ -34,6 +35,8 @@ struct ApiServerOptions {
   std::string tls_key_file;
   // Larger requests are refused with RESOURCE_EXHAUSTED before they reach a service.
   int max_receive_message_bytes = 4 << 20;
+  // Serve grpc.reflection, which describes every service and message to anyone who asks.
+  bool reflection = true;
 };
 
 class ApiServer {

@@ -24,6 +24,7 @@
 #include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
 #include "src/common/http_server.h"
+#include "src/common/listen_address.h"
 #include "src/common/log.h"
 #include "src/common/metrics.h"
 #include "src/common/pg.h"
@@ -55,6 +56,7 @@ struct ServerFlags {
   bool workers = true;
   bool scheduler = true;
   bool change_feed = true;
+  bool insecure = false;
   int max_concurrent_workflows = 256;
   int max_concurrent_activities = 16;
   std::string lease = "15s";
@@ -121,12 +123,58 @@ class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Servi
   const api::BearerAuth* const auth_;
 };
 
+// Refuses an API reachable beyond this machine with no tokens (anyone who reaches it may start,
+// terminate and read runs) unless --insecure says the network is trusted; warns, loudly, when
+// tokens would travel in cleartext.
+absl::Status CheckExposure(const ServerFlags& flags, bool auth) {
+  if (IsLoopbackAddress(flags.listen)) return absl::OkStatus();
+  const bool tls = !flags.tls_cert_file.empty();
+  if (!auth && !flags.insecure) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to serve the API on ", flags.listen,
+        " without auth: anyone who reaches it may start, terminate and read workflows. Set "
+        "VECSYNC_AUTH_TOKENS or --auth-token-file (with --tls-cert/--tls-key), listen on "
+        "127.0.0.1, or pass --insecure if only trusted peers can reach this address"));
+  }
+  if (!auth) {
+    LogWarning("INSECURE: the API serves without auth beyond loopback (--insecure)",
+               {{"listen", flags.listen}});
+  } else if (!tls) {
+    LogWarning(
+        "the API serves without TLS beyond loopback: bearer tokens travel in cleartext unless a "
+        "proxy or mesh encrypts the connection (--tls-cert/--tls-key)",
+        {{"listen", flags.listen}});
+  }
+  return absl::OkStatus();
+}
+
 void RunServer(const ServerFlags& flags) {
   if (flags.log_format == "json") SetLogFormat(LogFormat::kJson);
   auto lease = ParseDurationFlag(flags.lease, "--lease");
   if (!lease.ok()) return Fail(lease.status());
   auto grace = ParseDurationFlag(flags.shutdown_grace, "--shutdown-grace");
   if (!grace.ok()) return Fail(grace.status());
+
+  // Who may call, checked before anything starts.
+  std::vector<std::string> tokens;
+  if (!flags.auth_token_file.empty()) {
+    auto read = api::BearerAuth::ReadTokenFile(flags.auth_token_file);
+    if (!read.ok()) return Fail(read.status());
+    tokens = std::move(*read);
+  } else if (const char* env = std::getenv("VECSYNC_AUTH_TOKENS"); env != nullptr && *env) {
+    tokens = absl::StrSplit(env, ',', absl::SkipWhitespace());
+    // Set, and naming no token (",", " "): auth meant, and off would be a silent surprise.
+    if (tokens.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "VECSYNC_AUTH_TOKENS is set but names no token (tokens are separated by commas); "
+          "unset it to run without auth"));
+    }
+  }
+  auto auth = api::BearerAuth::Create(std::move(tokens));
+  if (!auth.ok()) return Fail(auth.status());
+  if (flags.api) {
+    if (absl::Status s = CheckExposure(flags, auth->enabled()); !s.ok()) return Fail(s);
+  }
 
   {
     auto conn = PgConnection::Connect(flags.db.pg_url);
@@ -195,22 +243,6 @@ void RunServer(const ServerFlags& flags) {
     Fail(status);
   };
 
-  std::vector<std::string> tokens;
-  if (!flags.auth_token_file.empty()) {
-    auto read = api::BearerAuth::ReadTokenFile(flags.auth_token_file);
-    if (!read.ok()) return fail(read.status());
-    tokens = std::move(*read);
-  } else if (const char* env = std::getenv("VECSYNC_AUTH_TOKENS"); env != nullptr && *env) {
-    tokens = absl::StrSplit(env, ',', absl::SkipWhitespace());
-    // Set, and naming no token (",", " "): auth meant, and off would be a silent surprise.
-    if (tokens.empty()) {
-      return fail(absl::InvalidArgumentError(
-          "VECSYNC_AUTH_TOKENS is set but names no token (tokens are separated by commas); "
-          "unset it to run without auth"));
-    }
-  }
-  auto auth = api::BearerAuth::Create(std::move(tokens));
-  if (!auth.ok()) return fail(auth.status());
   api::RunChangeFeed feed(flags.db.pg_url);
   api::WorkflowService workflow_service(&client, &feed, &*auth);
   api::ScheduleService schedule_service(&schedules, &*auth);
@@ -227,6 +259,9 @@ void RunServer(const ServerFlags& flags) {
     api_options.listen = flags.listen;
     api_options.tls_cert_file = flags.tls_cert_file;
     api_options.tls_key_file = flags.tls_key_file;
+    // Reflection cannot check a token (gRPC gives it no hook), so with tokens it is off; clients
+    // use the .proto files in proto/ (grpcurl -import-path proto -proto vecsync/v1/…).
+    api_options.reflection = !auth->enabled();
     auto started = api::ApiServer::Start(api_options, {&workflow_service, &schedule_service,
                                                        &search_service, &entity_service, &info});
     if (!started.ok()) return fail(started.status());
@@ -270,6 +305,7 @@ void RunServer(const ServerFlags& flags) {
       {{"api", server ? absl::StrCat(flags.listen, " (port ", server->port(), ")") : "off"},
        {"tls", server && server->tls() ? "on" : "off"},
        {"auth", auth->enabled() ? "bearer" : "off"},
+       {"reflection", server && !auth->enabled() ? "on" : "off"},
        {"workers", flags.workers ? "on" : "off"},
        {"scheduler", flags.scheduler ? "on" : "off"},
        {"change_feed",
@@ -323,6 +359,10 @@ void AddServerCommand(CLI::App& app) {
       ->envname("VECSYNC_TLS_CERT");
   cmd->add_option("--tls-key", flags->tls_key_file, "The TLS certificate's private key (PEM)")
       ->envname("VECSYNC_TLS_KEY");
+  cmd->add_flag("--insecure", flags->insecure,
+                "Serve the API beyond loopback without auth (only where nothing untrusted can "
+                "reach it; env VECSYNC_INSECURE)")
+      ->envname("VECSYNC_INSECURE");
   cmd->add_flag("!--no-api", flags->api, "Serve no gRPC API (run workers and/or the scheduler)");
   cmd->add_flag("!--no-workers", flags->workers, "Run no workflow or activity workers");
   cmd->add_flag("!--no-scheduler", flags->scheduler,
