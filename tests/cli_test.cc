@@ -12,10 +12,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "entities/sample_data.h"
 #include "src/clients/clickhouse_client.h"
 #include "tests/engine_fixture.h"
+#include "tests/fake_provider.h"
 #include "vecsync/v1/search_service.grpc.pb.h"
 #include "vecsync/v1/server_info.grpc.pb.h"
 
@@ -88,6 +92,37 @@ std::pair<grpc::StatusCode, std::string> ListServicesByReflection(const std::str
   while (queue.Next(&tag, &ok)) {
   }
   return {status.error_code(), response_bytes};
+}
+
+// Checks the progress lines a `--wait` printed off a terminal: "done/?" while the walk goes on;
+// once a total shows it is the final one, `total`; done never goes back, and ends at the total.
+// Returns how many lines showed no total yet.
+int ExpectHonestProgress(const std::string& err, int64_t total) {
+  int64_t last_done = 0;
+  bool total_shown = false;
+  int unknown = 0;
+  for (absl::string_view line : absl::StrSplit(err, '\n', absl::SkipEmpty())) {
+    const size_t slash = line.find('/');
+    if (slash == absl::string_view::npos) continue;
+    const size_t start = line.rfind(' ', slash) + 1;
+    int64_t done = 0;
+    if (!absl::SimpleAtoi(line.substr(start, slash - start), &done)) {
+      ADD_FAILURE() << line;
+      continue;
+    }
+    EXPECT_GE(done, last_done) << err;
+    last_done = done;
+    if (line[slash + 1] == '?') {
+      EXPECT_FALSE(total_shown) << "a total, then none: " << err;
+      ++unknown;
+    } else {
+      total_shown = true;
+      EXPECT_NE(line.find(absl::StrCat("/", total, " ")), absl::string_view::npos) << line;
+    }
+  }
+  EXPECT_TRUE(total_shown) << err;
+  EXPECT_EQ(last_done, total) << err;
+  return unknown;
 }
 
 class CliTest : public testing::EngineTest {
@@ -208,6 +243,9 @@ TEST_F(CliTest, ExitCodesSayHowTheRunClosed) {
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("TIMED_OUT"), std::string::npos);
   EXPECT_NE(r.err.find("last failure"), std::string::npos) << "a stuck run says why: " << r.err;
+  // Off a terminal, a line per visible change: never the same line twice in a row.
+  const std::vector<std::string> lines = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
+  for (size_t i = 1; i < lines.size(); ++i) EXPECT_NE(lines[i], lines[i - 1]) << r.err;
 
   // Terminated while watched: the watcher exits 5.
   r = Workflow(
@@ -235,6 +273,60 @@ TEST_F(CliTest, ExitCodesSayHowTheRunClosed) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Workflow("cancel -w to-cancel").exit_code, 0);
   EXPECT_EQ(Workflow("watch -w to-cancel").exit_code, 4);
+}
+
+// On a terminal the live line is cut to the terminal's width: a wrapped line cannot be redrawn in
+// place, and would leave stale lines behind.
+TEST_F(CliTest, TheLiveLineFitsTheTerminal) {
+  StartServer();
+  // A stuck sync shows its pending activity and last failure: a long line.
+  const std::string cmd = "stty cols 60; " + std::string(VECSYNC_BINARY) + " workflow --address " +
+                          address_ +
+                          R"( start --type sync-entity-vectors --input "{\"domain\":\"action\"}")" +
+                          " --execution-timeout 3s --wait";
+  const std::string typescript = dir_ + "/typescript";
+  const int status =
+      std::system(("script -qec '" + cmd + "' " + typescript + " >/dev/null 2>&1").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  const std::string screen = ReadFile(typescript);
+  int live_lines = 0;
+  for (absl::string_view row : absl::StrSplit(screen, absl::ByAnyChar("\r\n"))) {
+    if (!absl::StartsWith(row, "RUNNING")) continue;
+    ++live_lines;
+    std::string text(row);
+    absl::StrReplaceAll({{"\033[K", ""}}, &text);
+    EXPECT_LT(text.size(), 60u) << text;
+  }
+  EXPECT_GT(live_lines, 0) << screen;
+}
+
+// Ctrl-C stops following, says the run goes on and how to follow or stop it; the run does go on.
+TEST_F(CliTest, InterruptingAWaitSaysTheRunGoesOn) {
+  StartServer();
+  const std::string err = dir_ + "/wait.err";
+  const std::string cmd = std::string(VECSYNC_BINARY) + " workflow --address " + address_ +
+                          R"( start --type sync-entity-vectors --input '{"domain":"action"}')" +
+                          " --workflow-id interrupted --wait 2>" + err;
+  pid_t waiter = fork();
+  if (waiter == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return ReadFile(err).find("RUNNING") != std::string::npos; },
+                                 absl::Seconds(20)));
+  kill(waiter, SIGINT);
+  int status = 0;
+  waitpid(waiter, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_NE(ReadFile(err).find("stopped following workflow interrupted; the run goes on in the "
+                               "server (follow it again: vecsync workflow watch -w interrupted; "
+                               "stop it: vecsync workflow cancel -w interrupted)"),
+            std::string::npos)
+      << ReadFile(err);
+  const Result d = Workflow("describe -w interrupted", "-o json");
+  EXPECT_EQ(Json::parse(d.out)["status"], "RUNNING") << d.out;
+  EXPECT_EQ(Workflow("terminate -w interrupted").exit_code, 0);
 }
 
 TEST_F(CliTest, ErrorsAreOneReadableLine) {
@@ -671,9 +763,10 @@ TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
     ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
   }
   StartServer({"--no-change-feed", "--embedding-dimensions", "256"});
-  ASSERT_EQ(Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)")
-                .exit_code,
-            0);
+  const Result sync =
+      Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)");
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  ExpectHonestProgress(sync.err, 40);
   const std::string team = std::to_string(QueryInt("SELECT min(team_id) FROM posthog_action"));
   const std::string text = "clicked upgrade on the pricing page";
   Result r = Run("search --domain action --team " + team + " --limit 5 --address " + address_ +
@@ -714,6 +807,40 @@ TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
   r = Run("search --domain action --team " + team + " 'x' --address 127.0.0.1:1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot reach the vecsync server"), std::string::npos) << r.err;
+
+  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
+  ASSERT_TRUE(clickhouse.ok());
+  (void)(*clickhouse)
+      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
+                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
+}
+
+// A sync against a slow provider: while the walk goes on the total shows as unknown rather than
+// as what has been selected so far, and the count moves with the summarizing, not only at the end.
+TEST_F(CliTest, ProgressOfASyncIsHonest) {
+  {
+    auto conn = pool_->Acquire();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
+    entities::SeedOptions seed;
+    seed.teams = 2;
+    seed.actions = 600;
+    seed.cohorts = 0;
+    seed.event_definitions = 0;
+    seed.first_team_id = 5000000 + (getpid() % 100000) * 10;
+    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
+  }
+  const int64_t first_team = QueryInt("SELECT min(id) FROM posthog_team");
+  testing::FakeProvider provider(64);
+  provider.Control({{"latency_ms", 40}});
+  setenv("OPENAI_API_KEY", "test-key", 1);
+  StartServer({"--no-change-feed", "--summarizer", "openai", "--embedder", "openai",
+               "--embedding-dimensions", "64", "--openai-base-url", provider.base_url()});
+  const Result sync = Workflow(
+      R"(start --type sync-entity-vectors --input '{"domain":"action","max_parallel_requests":2}' --wait)");
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  const int64_t rows = QueryInt("SELECT count(*) FROM posthog_action");
+  EXPECT_GT(ExpectHonestProgress(sync.err, rows), 1) << "the walk took several pages: " << sync.err;
 
   auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
   ASSERT_TRUE(clickhouse.ok());

@@ -1,5 +1,6 @@
 #include "src/cli/progress_display.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,22 +37,28 @@ std::string ProgressDisplay::Describe(const v1::WorkflowExecution& execution, in
   absl::StatusOr<Json> progress = ParseJson(execution.progress_json(), "progress");
   if (!progress.ok() || !progress->is_object()) return line;
   const Json& p = *progress;
-  if (p.contains("done") && p.contains("total") && p["done"].is_number() &&
-      p["total"].is_number()) {
-    const double done = p["done"].get<double>();
-    const double total = p["total"].get<double>();
-    const double fraction = total > 0 ? std::clamp(done / total, 0.0, 1.0) : 0.0;
+  const Json& done = JsonMember(p, "done");
+  const Json& total = JsonMember(p, "total");
+  if (done.is_number() && total.is_number()) {
+    const double fraction = total.get<double>() > 0
+                                ? std::clamp(done.get<double>() / total.get<double>(), 0.0, 1.0)
+                                : 0.0;
     if (bar_width > 0) {
       const int filled = static_cast<int>(fraction * bar_width + 0.5);
       absl::StrAppend(&line, "  [", std::string(filled, '#'), std::string(bar_width - filled, '.'),
                       "]");
     }
-    absl::StrAppend(&line, absl::StrFormat("  %.0f/%.0f %3.0f%%", done, total, fraction * 100));
+    absl::StrAppend(&line, absl::StrFormat("  %.0f/%.0f %3.0f%%", done.get<double>(),
+                                           total.get<double>(), fraction * 100));
+  } else if (done.is_number()) {
+    absl::StrAppend(&line, absl::StrFormat("  %.0f/?", done.get<double>()));  // Total not known.
   }
   for (const auto& [key, value] : p.items()) {
     if (key == "done" || key == "total") continue;
-    if (value.is_number() || value.is_boolean()) {
+    if (value.is_number() && value.get<double>() != 0) {
       absl::StrAppend(&line, "  ", key, "=", value.dump());
+    } else if (value.is_boolean() && value.get<bool>()) {
+      absl::StrAppend(&line, "  ", key);
     } else if (value.is_string()) {
       absl::StrAppend(&line, "  ", key, "=", value.get<std::string>());
     }
@@ -59,13 +66,26 @@ std::string ProgressDisplay::Describe(const v1::WorkflowExecution& execution, in
   return line;
 }
 
+int ProgressDisplay::TerminalWidth() const {
+  winsize size{};
+  if (ioctl(fileno(out_), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
 void ProgressDisplay::Update(const v1::WorkflowExecution& execution) {
   if (live_) {
-    // \r and "erase to end of line" redraw the same line in place.
-    std::fprintf(out_, "\r%s\033[K", Describe(execution, 30).c_str());
+    // Cut to the width: a line that wraps cannot be redrawn in place. \r and "erase to end of
+    // line" redraw it.
+    std::string line = Describe(execution, 30);
+    const size_t width = static_cast<size_t>(std::max(TerminalWidth() - 1, 10));
+    if (line.size() > width) line = line.substr(0, width - 3) + "...";
+    std::fprintf(out_, "\r%s\033[K", line.c_str());
     drawn_ = true;
   } else {
-    std::fprintf(out_, "%s\n", Describe(execution, 0).c_str());
+    std::string line = Describe(execution, 0);
+    if (line == last_line_) return;  // What changed is not shown (a heartbeat, a lease).
+    std::fprintf(out_, "%s\n", line.c_str());
+    last_line_ = std::move(line);
   }
   std::fflush(out_);
 }

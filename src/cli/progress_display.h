@@ -1,8 +1,9 @@
 // Shows a run's progress while `workflow start --wait` or `workflow watch` follows it: a live
-// bar redrawn in place on a terminal, one plain line per change otherwise (logs, pipes, CI).
+// line redrawn in place on a terminal (cut to its width), one plain line per visible change
+// otherwise (logs, pipes, CI).
 //
-// The bar is drawn when the workflow's progress document has numeric `done` and `total`; its
-// other fields are shown as key=value.
+// The progress document's numeric `done` and `total` draw a bar; without a `total` (not known
+// yet) the line shows "done/?" and no bar. Its other non-zero fields are shown as key=value.
 #ifndef VECSYNC_CLI_PROGRESS_DISPLAY_H_
 #define VECSYNC_CLI_PROGRESS_DISPLAY_H_
 
@@ -22,13 +23,17 @@ class ProgressDisplay {
   // Ends the live line so what follows starts on a fresh line.
   void Finish();
 
- private:
-  // The text of one update; a bar `bar_width` wide when positive.
+  // The text of one update, with a bar `bar_width` wide when positive.
   static std::string Describe(const v1::WorkflowExecution& execution, int bar_width);
+
+ private:
+  // Columns of the terminal `out_` is (80 when it cannot tell).
+  int TerminalWidth() const;
 
   FILE* const out_;
   const bool live_;
   bool drawn_ = false;
+  std::string last_line_;  // Off a terminal, a line is printed only when it changes.
 };
 
 }  // namespace vecsync::cli

@@ -3,6 +3,9 @@
 //
 // Exit codes: 0 when the command worked (for --wait and watch: the run COMPLETED); 1 for an
 // error; 2 for bad usage; 3 FAILED, 4 CANCELED, 5 TERMINATED, 6 TIMED_OUT.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -111,6 +114,27 @@ int ExitCodeFor(v1::WorkflowStatus status) {
   }
 }
 
+// What Ctrl-C prints while a run is followed: following stops, the run does not. Written by the
+// signal handler, so prepared beforehand.
+char g_interrupt_note[1024];
+size_t g_interrupt_note_size = 0;
+
+void OnInterrupt(int) {
+  (void)!write(STDERR_FILENO, g_interrupt_note, g_interrupt_note_size);
+  _exit(130);
+}
+
+// From now on Ctrl-C says the run goes on, and how to follow or stop it.
+void NoteRunGoesOnWhenInterrupted(const std::string& workflow_id) {
+  const int n = std::snprintf(
+      g_interrupt_note, sizeof(g_interrupt_note),
+      "\nstopped following workflow %s; the run goes on in the server (follow it again: "
+      "vecsync workflow watch -w %s; stop it: vecsync workflow cancel -w %s)\n",
+      workflow_id.c_str(), workflow_id.c_str(), workflow_id.c_str());
+  g_interrupt_note_size = std::min<size_t>(std::max(n, 0), sizeof(g_interrupt_note) - 1);
+  std::signal(SIGINT, OnInterrupt);
+}
+
 // Follows the run until it closes, showing progress on `progress_out` (text output) or one JSON
 // document per change on stdout (json output with `stream_json`). Reconnects when the server
 // restarts. Returns the closed execution.
@@ -121,6 +145,7 @@ absl::StatusOr<v1::WorkflowExecution> Follow(const ApiChannel& api, v1::Workflow
   if (!timeout.ok()) return timeout.status();
   const absl::Time deadline = absl::Now() + *timeout;
   ProgressDisplay display(progress_out);
+  NoteRunGoesOnWhenInterrupted(flags.workflow_id);
   v1::WatchWorkflowRequest request;
   request.set_workflow_id(flags.workflow_id);
   request.set_run_id(flags.run_id);

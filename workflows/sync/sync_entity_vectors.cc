@@ -88,6 +88,7 @@ class SyncRun {
       ASSIGN_OR_RETURN(
           SelectResult page,
           engine::ExecuteActivity(ctx_, kSelectActivity, SelectPage(), Options(absl::Minutes(5))));
+      position_.listed += static_cast<int64_t>(page.keys.size());
       for (EntityKey& key : page.keys) {
         batch_.push_back(std::move(key));
         if (static_cast<int>(batch_.size()) == summarize_batch_size_) {
@@ -98,7 +99,10 @@ class SyncRun {
       if (page.done) {
         if (!batch_.empty()) RETURN_IF_ERROR(StartBatch());
         auto next = std::find(phases.begin(), phases.end(), position_.phase) + 1;
-        if (next == phases.end()) break;
+        if (next == phases.end()) {
+          selection_done_ = true;
+          break;
+        }
         if (*position_.converges) RETURN_IF_ERROR(FinishPhase());
         position_.phase = *next;
         position_.cursor = SelectCursor();
@@ -135,6 +139,7 @@ class SyncRun {
           engine::ExecuteActivity(ctx_, kFinishActivity, finish, Options(absl::Minutes(1)))
               .status());
     }
+    stage_ = "done";
     RETURN_IF_ERROR(Report());
     return position_.counters.ToJson();
   }
@@ -326,6 +331,8 @@ class SyncRun {
   absl::Status FlushPending() {
     if (*position_.max_flushes > 1) RETURN_IF_ERROR(FlushPastTheLastHold());
     RETURN_IF_ERROR(Drain());
+    stage_ = "storing";
+    RETURN_IF_ERROR(Report());
     const int max_batches = *position_.max_flushes > 1 ? 1 : 0;
     while (true) {
       ASSIGN_OR_RETURN(
@@ -333,6 +340,7 @@ class SyncRun {
           engine::ExecuteActivity(ctx_, kFlushActivity, Flush(max_batches, /*final=*/true),
                                   ProviderOptions()));
       position_.counters.Add(flushed);
+      RETURN_IF_ERROR(Report());
       if (max_batches == 0) break;
       // (An older vecsync's flush result has no "more": it took less than a full insert when
       // nothing was left.)
@@ -379,14 +387,19 @@ class SyncRun {
     return in;
   }
 
+  // The progress document. `done`/`total` drive progress bars: `done` counts the entities
+  // through sync-process (summarized, or found unchanged, failed or gone: the slow, paid part)
+  // and those other runs left, flushed; `total`, what the run selected, is there once the
+  // selection has ended, and not before (it grows as the walk goes). `inserted` counts what
+  // reached ClickHouse; the phase is "storing" while the last flushes run, then "done".
   absl::Status Report() {
     const SyncCounts& c = position_.counters;
     Json progress = c.ToJson();
     progress["domain"] = in_.domain;
-    progress["phase"] = SelectPhaseName(position_.phase);
+    progress["phase"] = stage_ != nullptr ? stage_ : SelectPhaseName(position_.phase);
     progress["in_flight"] = processes_.size() + flushes_.size();
-    progress["done"] = c.done();  // `done`/`total` drive progress bars.
-    progress["total"] = c.total();
+    progress["done"] = c.selected + c.carried_over;
+    if (selection_done_) progress["total"] = position_.listed + c.carried_over;
     return ctx_.SetProgress(progress);
   }
 
@@ -397,7 +410,9 @@ class SyncRun {
   std::vector<TypedHandle<ProcessResult>> processes_;  // The sync-processes in flight.
   std::vector<TypedHandle<FlushResult>> flushes_;      // The sync-flushes in flight.
   int summarize_batch_size_ = kProviderSummarizeBatchSize;  // Entities per sync-process.
-  bool hold_flushes_ = false;  // A checkpoint is due: start no flush until it is taken.
+  bool hold_flushes_ = false;    // A checkpoint is due: start no flush until it is taken.
+  bool selection_done_ = false;  // Every phase walked: the total is known.
+  const char* stage_ = nullptr;  // Past the walk: "storing" (the last flushes), then "done".
 };
 
 }  // namespace

@@ -23,10 +23,6 @@ void SyncCounts::Add(const FlushResult& r) {
   skipped_unchanged += r.skipped_unchanged;
 }
 
-int64_t SyncCounts::done() const {
-  return embedded + refreshed + skipped_unchanged + failed + tombstoned + carried_over;
-}
-
 Json SyncCounts::ToJson() const {
   return {{"selected", selected},
           {"summarized", summarized},
@@ -68,6 +64,7 @@ Json SyncPosition::ToJson() const {
   out["other_versions"] = other_versions;
   if (changes_upto > 0) out["changes_upto"] = changes_upto;
   if (!changed_teams.empty()) out["changed_teams"] = changed_teams;
+  out["listed"] = listed;
   return out;
 }
 
@@ -96,6 +93,9 @@ absl::StatusOr<SyncPosition> SyncPosition::FromJson(const Json& json) {
   if (!f.Member("counters").is_null()) {
     ASSIGN_OR_RETURN(p.counters, SyncCounts::FromJson(f.Member("counters")));
   }
+  p.listed = p.counters.selected;
+  f.Optional("listed", &p.listed);
+  RETURN_IF_ERROR(f.status());
   return p;
 }
 

@@ -16,7 +16,8 @@
 
 namespace vecsync::workflows {
 
-// The run's totals; its result, and its progress with `done` and `total`.
+// The run's totals: its result, and the counts of its progress. Every selected entity ends as
+// exactly one of embedded, refreshed, skipped_unchanged, failed or tombstoned.
 struct SyncCounts {
   int64_t selected = 0;
   int64_t summarized = 0;
@@ -32,10 +33,6 @@ struct SyncCounts {
 
   void Add(const ProcessResult& r);
   void Add(const FlushResult& r);
-  // Every selected entity ends as exactly one of embedded, refreshed, skipped_unchanged, failed
-  // or tombstoned, and so does every carried-over one: done never passes total.
-  int64_t done() const;
-  int64_t total() const { return selected + carried_over; }
 
   Json ToJson() const;
   // A missing counter (a checkpoint of an older vecsync) is 0.
@@ -58,6 +55,9 @@ struct SyncPosition {
   // flushes keep one at a time, or their replay would diverge).
   std::optional<int> max_flushes;
   int64_t pending = 0;  // Rows queued that no flush has taken yet, at the checkpoint.
+  // Keys the selection has returned so far. (A checkpoint of an older vecsync has none; every key
+  // it had selected was processed then, so it is counters.selected.)
+  int64_t listed = 0;
   // Whether the run converges to the desired state (takes queued changes and teams that entered
   // or left the scope, claims its domain). nullopt until the run decides; false in runs that
   // began before: they walk retry, changed and hard_deleted, as they were recorded.
