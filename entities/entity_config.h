@@ -50,6 +50,13 @@ struct SourceScope {
   // The tables `joins` and `teams_sql` read: the change feed watches them, and a change to one
   // makes the next run compare the teams in scope.
   std::vector<std::string> tables;
+
+  // The scope as a test of one row of `s` (a correlated EXISTS over `joins`), for queries that
+  // read every row and judge each.
+  std::string RowTest() const {
+    return "EXISTS (SELECT 1 FROM (VALUES (1)) AS vecsync_one(x) " + joins + " WHERE " + predicate +
+           ")";
+  }
 };
 
 // Implementations are stateless and thread-safe.

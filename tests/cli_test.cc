@@ -790,6 +790,30 @@ TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
     EXPECT_EQ(hits[i]["id"], resp.hits(i).entity_id()) << i;
     EXPECT_DOUBLE_EQ(hits[i]["distance"].get<double>(), resp.hits(i).distance()) << i;
   }
+  // Where the sync stands, through the API: everything synced, by the run above.
+  r = Run("status --address " + address_ + " -o json --team " + team);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json status = Json::parse(r.out)["domains"];
+  ASSERT_EQ(status.size(), 3u) << "every domain: " << r.out;
+  const Json& action = status[0];
+  EXPECT_EQ(action["domain"], "action");
+  EXPECT_EQ(action["embedding_version"], 1);
+  EXPECT_EQ(action["active"], true);
+  EXPECT_EQ(action["embedder"], "hashing-v1/256");
+  EXPECT_EQ(action["totals"]["synced"], action["totals"]["in_scope"]);
+  EXPECT_EQ(action["totals"]["stale"], 0);
+  ASSERT_EQ(action["teams"].size(), 1u) << "--team " << team;
+  EXPECT_EQ(action["teams"][0]["team_id"], std::stoll(team));
+  EXPECT_EQ(action["last_run"]["status"], "COMPLETED");
+  EXPECT_GT(action["last_run"]["result"]["embedded"].get<int>(), 0) << action;
+  EXPECT_TRUE(action["running"].is_null());
+  r = Run("status --domain action --address " + address_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("embedding version 1 (active)  embedder hashing-v1/256"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("last run: COMPLETED"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cohort"), std::string::npos) << "--domain action only: " << r.out;
+
   // Text output: one line per hit.
   r = Run("search --domain action --team " + team + " --limit 5 '" + text + "' --address " +
           address_);

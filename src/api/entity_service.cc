@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/api/grpc_status.h"
+#include "src/api/proto_convert.h"
 #include "workflows/sync/entity_events.h"
+#include "workflows/sync/sync_status.h"
 
 namespace vecsync::api {
 namespace {
@@ -37,6 +39,80 @@ absl::StatusOr<int64_t> SeqOfToken(const std::string& token) {
 EntityService::EntityService(PgPool* pool, const entities::EntityConfigRegistry* domains,
                              const BearerAuth* auth)
     : pool_(pool), domains_(domains), auth_(auth) {}
+
+namespace {
+
+void ToProto(const workflows::EntityCounts& counts, int64_t team_id, v1::EntityCounts* out) {
+  out->set_team_id(team_id);
+  out->set_in_scope(counts.in_scope);
+  out->set_synced(counts.synced);
+  out->set_stale(counts.stale);
+  out->set_failed(counts.failed);
+  out->set_quarantined(counts.quarantined);
+  out->set_to_remove(counts.to_remove);
+  if (counts.oldest_unsynced_change) {
+    ToProtoTime(*counts.oldest_unsynced_change, out->mutable_oldest_unsynced_change());
+  }
+}
+
+void ToProto(const workflows::SyncRunInfo& run, v1::SyncRun* out) {
+  out->set_workflow_id(run.workflow_id);
+  out->set_run_id(run.run_id);
+  out->set_status(run.status);
+  ToProtoTime(run.start_time, out->mutable_start_time());
+  if (run.close_time) ToProtoTime(*run.close_time, out->mutable_close_time());
+  out->set_input_json(run.input.dump());
+  if (!run.result.is_null()) out->set_result_json(run.result.dump());
+  if (!run.failure.is_null()) out->set_failure_json(run.failure.dump());
+}
+
+void ToProto(const workflows::DomainStatus& status, v1::DomainSyncStatus* out) {
+  out->set_domain(status.domain);
+  out->set_embedding_version(status.embedding_version);
+  if (status.version) {
+    out->set_active(status.version->active);
+    if (status.version->profile) {
+      out->set_summarizer(status.version->profile->summarizer);
+      out->set_embedder(status.version->profile->embedder);
+    }
+  }
+  out->set_building_version(status.building_version.value_or(0));
+  ToProto(status.totals, 0, out->mutable_totals());
+  for (const workflows::TeamStatus& team : status.teams) {
+    ToProto(team.counts, team.team_id, out->add_teams());
+  }
+  out->set_queued_changes(status.queued_changes);
+  if (status.oldest_queued_change) {
+    ToProtoTime(*status.oldest_queued_change, out->mutable_oldest_queued_change());
+  }
+  if (status.last_run) ToProto(*status.last_run, out->mutable_last_run());
+  if (status.running) ToProto(*status.running, out->mutable_running());
+}
+
+}  // namespace
+
+grpc::Status EntityService::GetSyncStatus(grpc::ServerContext* context,
+                                          const v1::GetSyncStatusRequest* request,
+                                          v1::GetSyncStatusResponse* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  std::vector<std::string> domains = domains_->Domains();
+  if (!request->domain().empty()) {
+    if (auto config = domains_->Find(request->domain()); !config.ok()) {
+      return ToGrpcStatus(config.status());
+    }
+    domains = {request->domain()};
+  }
+  const std::vector<int64_t> teams(request->team_ids().begin(), request->team_ids().end());
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return ToGrpcStatus(conn.status());
+  for (const std::string& domain : domains) {
+    absl::StatusOr<workflows::DomainStatus> status =
+        workflows::ReadDomainStatus(**conn, **domains_->Find(domain), teams);
+    if (!status.ok()) return ToGrpcStatus(status.status());
+    ToProto(*status, response->add_domains());
+  }
+  return grpc::Status::OK;
+}
 
 grpc::Status EntityService::WatchEntityChanges(grpc::ServerContext* context,
                                                const v1::WatchEntityChangesRequest* request,

@@ -1,4 +1,5 @@
-// The gRPC EntityService (proto/vecsync/v1/entity_service.proto): WatchEntityChanges streams
+// The gRPC EntityService (proto/vecsync/v1/entity_service.proto): GetSyncStatus reports where
+// each domain's sync stands (workflows/sync/sync_status.h). WatchEntityChanges streams
 // the outbox the sync's flushes append to (workflows/sync/entity_events.h), in commit order,
 // from the subscriber's resume token. It polls the outbox (a keyed read of what is new) every
 // kWatchPollInterval while the subscriber is connected, and sends a CHECKPOINT after
@@ -23,6 +24,10 @@ class EntityService final : public v1::EntityService::Service {
 
   EntityService(PgPool* pool, const entities::EntityConfigRegistry* domains,
                 const BearerAuth* auth);
+
+  grpc::Status GetSyncStatus(grpc::ServerContext* context,
+                             const v1::GetSyncStatusRequest* request,
+                             v1::GetSyncStatusResponse* response) override;
 
   grpc::Status WatchEntityChanges(grpc::ServerContext* context,
                                   const v1::WatchEntityChangesRequest* request,

@@ -61,6 +61,7 @@ void AddScheduleCommand(CLI::App& app);
 void AddDevCommand(CLI::App& app);
 void AddSearchCommand(CLI::App& app);
 void AddEntitiesCommand(CLI::App& app);
+void AddStatusCommand(CLI::App& app);
 
 }  // namespace vecsync::cli
 

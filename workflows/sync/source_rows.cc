@@ -56,9 +56,7 @@ absl::StatusOr<DivergedPage> SourceRows::DivergedAfter(const std::optional<std::
                                                        int embedding_version, int limit) {
   const std::string id = config_.id_sql();
   const entities::SourceScope scope = config_.scope();
-  // The scope as a test of one row: its joins from a one-row relation, correlated with `s`.
-  const std::string in_scope = absl::StrCat("EXISTS (SELECT 1 FROM (VALUES (1)) AS vecsync_one(x) ",
-                                            scope.joins, " WHERE ", scope.predicate, ")");
+  const std::string in_scope = scope.RowTest();
   const std::string held_live = "COALESCE(st.synced_at IS NOT NULL AND NOT st.deleted, false)";
   ASSIGN_OR_RETURN(
       PgResult r,
