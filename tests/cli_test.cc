@@ -52,6 +52,17 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+// GETs `url` with curl; returns the body, a newline and the HTTP status.
+std::string HttpGet(const std::string& url) {
+  std::string out;
+  FILE* p = popen(("curl -s -w '\n%{http_code}' " + url).c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
 // Asks the reflection service at `address` to list the services (a generic call: the reflection
 // protos are not installed), with `token` if not empty. Returns the status code and the raw
 // response, which names the services.
@@ -618,17 +629,6 @@ TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {
       << r.err;
 }
 
-// GETs `url` with curl; returns the body, a newline and the HTTP status.
-std::string HttpGet(const std::string& url) {
-  std::string out;
-  FILE* p = popen(("curl -s -w '\n%{http_code}' " + url).c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
 TEST_F(CliTest, MetricsHealthAndReadiness) {
   StartServer();
   const std::string base = "http://" + metrics_address_;
@@ -813,6 +813,20 @@ TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
       << r.out;
   EXPECT_NE(r.out.find("last run: COMPLETED"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("cohort"), std::string::npos) << "--domain action only: " << r.out;
+  // The same figures as gauges, per domain.
+  r = Run("status --domain action -o json --address " + address_);
+  const Json totals = Json::parse(r.out)["domains"][0]["totals"];
+  const std::string metrics = HttpGet("http://" + metrics_address_ + "/metrics");
+  for (const char* state : {"in_scope", "synced", "stale", "to_remove"}) {
+    EXPECT_NE(metrics.find(absl::StrCat("vecsync_sync_entities{domain=\"action\",state=\"", state,
+                                        "\"} ", totals[state].get<int64_t>(), "\n")),
+              std::string::npos)
+        << state << ": " << metrics;
+  }
+  EXPECT_NE(metrics.find("vecsync_sync_active_embedding_version{domain=\"action\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("vecsync_sync_last_run_completed{domain=\"action\"} 1\n"),
+            std::string::npos);
 
   // Text output: one line per hit.
   r = Run("search --domain action --team " + team + " --limit 5 '" + text + "' --address " +

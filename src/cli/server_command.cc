@@ -271,9 +271,12 @@ void RunServer(const ServerFlags& flags) {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<HttpServer> ops;
   if (!flags.metrics_listen.empty() && flags.metrics_listen != "off") {
-    metrics::AddCollector([&control_pool] {
+    metrics::AddCollector([&control_pool, &domains] {
       CollectDatabaseGauges(&control_pool);
-      if (auto conn = control_pool.Acquire(); conn.ok()) workflows::CollectSyncGauges(**conn);
+      if (auto conn = control_pool.Acquire(); conn.ok()) {
+        workflows::CollectSyncGauges(**conn);
+        workflows::CollectSyncStatusGauges(**conn, domains);
+      }
     });
     auto started = HttpServer::Start(
         flags.metrics_listen,

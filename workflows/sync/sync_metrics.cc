@@ -1,9 +1,19 @@
 #include "workflows/sync/sync_metrics.h"
 
+#include "absl/time/clock.h"
 #include "src/common/metrics.h"
+#include "src/common/mutex.h"
 #include "workflows/sync/change_feed.h"
+#include "workflows/sync/sync_status.h"
 
 namespace vecsync::workflows {
+namespace {
+
+// When the sync status gauges were last read.
+Mutex g_status_gauges_mu;
+absl::Time g_status_gauges_read ABSL_GUARDED_BY(g_status_gauges_mu) = absl::InfinitePast();
+
+}  // namespace
 
 void CountStages(const std::string& domain,
                  std::initializer_list<std::pair<const char*, int64_t>> counts) {
@@ -54,6 +64,56 @@ void CollectSyncGauges(PgConnection& conn) {
                             SlotName(db->GetString(0, 0)));
         r.ok() && r->rows() == 1) {
       lag.Set({}, r->GetDouble(0, 0));
+    }
+  }
+}
+
+void CollectSyncStatusGauges(PgConnection& conn, const entities::EntityConfigRegistry& domains) {
+  static metrics::Gauge& entities = metrics::Gauge::Get(
+      "vecsync_sync_entities",
+      "Entities of the counted embedding version by state: in_scope (should be searchable), "
+      "synced, stale, failed, quarantined, to_remove (held live, but deleted, gone or out of "
+      "scope); read every minute",
+      {"domain", "state"});
+  static metrics::Gauge& oldest = metrics::Gauge::Get(
+      "vecsync_sync_oldest_unsynced_change_seconds",
+      "Age of the oldest change to an entity not yet synced (0 when none)", {"domain"});
+  static metrics::Gauge& version = metrics::Gauge::Get(
+      "vecsync_sync_active_embedding_version",
+      "The embedding version search answers from (0 before one completes)", {"domain"});
+  static metrics::Gauge& last_end =
+      metrics::Gauge::Get("vecsync_sync_last_run_end_timestamp_seconds",
+                          "When the domain's latest closed sync run ended (Unix time)", {"domain"});
+  static metrics::Gauge& last_ok = metrics::Gauge::Get(
+      "vecsync_sync_last_run_completed",
+      "1 when the domain's latest closed sync run completed, 0 when it failed or was stopped",
+      {"domain"});
+  MutexLock lock(&g_status_gauges_mu);
+  const absl::Time now = absl::Now();
+  if (now - g_status_gauges_read < kSyncStatusGaugeInterval) return;
+  g_status_gauges_read = now;
+  for (metrics::Gauge* g : {&entities, &oldest, &version, &last_end, &last_ok}) g->Clear();
+  for (const std::string& domain : domains.Domains()) {
+    absl::StatusOr<DomainStatus> status = ReadDomainStatus(conn, **domains.Find(domain), {});
+    if (!status.ok()) continue;
+    const EntityCounts& c = status->totals;
+    for (const auto& [state, n] : {std::pair<const char*, int64_t>{"in_scope", c.in_scope},
+                                   {"synced", c.synced},
+                                   {"stale", c.stale},
+                                   {"failed", c.failed},
+                                   {"quarantined", c.quarantined},
+                                   {"to_remove", c.to_remove}}) {
+      entities.Set({domain, state}, static_cast<double>(n));
+    }
+    oldest.Set({domain}, c.oldest_unsynced_change
+                             ? absl::ToDoubleSeconds(now - *c.oldest_unsynced_change)
+                             : 0.0);
+    version.Set({domain},
+                status->version && status->version->active ? status->version->version : 0);
+    if (status->last_run && status->last_run->close_time) {
+      last_end.Set({domain},
+                   absl::ToDoubleSeconds(*status->last_run->close_time - absl::UnixEpoch()));
+      last_ok.Set({domain}, status->last_run->status == "COMPLETED" ? 1 : 0);
     }
   }
 }

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "entities/registry.h"
 #include "src/common/pg.h"
 
 namespace vecsync::workflows {
@@ -31,6 +33,15 @@ void ObserveCommitToClickHouse(const std::string& domain, const std::vector<doub
 
 // Sets the change queue and replication slot gauges from the database (at each scrape).
 void CollectSyncGauges(PgConnection& conn);
+
+// How often the sync status gauges are read again: reading them walks every source row.
+inline constexpr absl::Duration kSyncStatusGaugeInterval = absl::Seconds(60);
+
+// Sets the sync status gauges (sync_status.h) of every domain of `domains`, per domain: teams
+// would be a label of unbounded cardinality (`vecsync status` has them). Read again at a scrape
+// at most every kSyncStatusGaugeInterval; a domain whose status cannot be read (its source table
+// is missing) keeps no series.
+void CollectSyncStatusGauges(PgConnection& conn, const entities::EntityConfigRegistry& domains);
 
 }  // namespace vecsync::workflows
 
