@@ -879,6 +879,15 @@ TEST_F(CliTest, ProgressOfASyncIsHonest) {
   ASSERT_EQ(sync.exit_code, 0) << sync.err;
   const int64_t rows = QueryInt("SELECT count(*) FROM posthog_action");
   EXPECT_GT(ExpectHonestProgress(sync.err, rows), 1) << "the walk took several pages: " << sync.err;
+  // The run recorded the tokens the provider reported using, every one.
+  const Json stats = provider.Stats();
+  const Json result = Json::parse(sync.out.substr(sync.out.find("result: ") + 8,
+                                                  sync.out.find('\n', sync.out.find("result: ")) -
+                                                      sync.out.find("result: ") - 8));
+  EXPECT_EQ(result["prompt_tokens"], stats["chat_prompt_tokens"]) << result;
+  EXPECT_EQ(result["completion_tokens"], stats["chat_completion_tokens"]) << result;
+  EXPECT_EQ(result["embedding_tokens"], stats["embedding_tokens"]) << result;
+  EXPECT_GT(result["prompt_tokens"].get<int64_t>(), result["summarized"].get<int64_t>());
 
   auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
   ASSERT_TRUE(clickhouse.ok());

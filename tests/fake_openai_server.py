@@ -12,7 +12,10 @@ Prints "PORT <n>" once listening. Endpoints:
                              "latency_ms": 0}: each fault ("429", "500", "slow", "malformed",
                              "401", and for embeddings "wrong_dims", "nan", "short", or "none")
                              applies to one coming request of its endpoint, in order
-  GET  /stats                {"embeddings": n, "chat": n, "inputs": n, "max_batch": n}
+  GET  /stats                {"embeddings": n, "chat": n, "inputs": n, "max_batch": n,
+                             "embedding_tokens": n, "chat_prompt_tokens": n,
+                             "chat_completion_tokens": n}
+Answers carry `usage`, one token per four bytes of text.
 """
 import argparse
 import base64
@@ -27,7 +30,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE = {"faults": [], "chat_faults": [], "retry_after_ms": 200, "latency_ms": 0,
          "dimensions": 8}
-STATS = {"embeddings": 0, "chat": 0, "inputs": 0, "max_batch": 0, "system_prompt": ""}
+STATS = {"embeddings": 0, "chat": 0, "inputs": 0, "max_batch": 0, "system_prompt": "",
+         "embedding_tokens": 0, "chat_prompt_tokens": 0, "chat_completion_tokens": 0}
+
+
+def tokens(text):
+    """What the fake says a text costs: one token per four bytes, at least one."""
+    return max(1, len(text.encode()) // 4)
 LOCK = threading.Lock()
 
 
@@ -103,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATS["embeddings"] += 1
                 STATS["inputs"] += len(inputs)
                 STATS["max_batch"] = max(STATS["max_batch"], len(inputs))
+            used = sum(tokens(t) for t in inputs)
             n = dims + 1 if fault == "wrong_dims" else dims
             data = []
             for i, text in enumerate(inputs):
@@ -118,14 +128,24 @@ class Handler(BaseHTTPRequestHandler):
                 data = data[:-1]
             random.shuffle(data)
             self.reply(200, {"object": "list", "data": data, "model": body.get("model"),
-                             "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                             "usage": {"prompt_tokens": used, "total_tokens": used}})
+            with LOCK:
+                STATS["embedding_tokens"] += used
         elif self.path == "/v1/chat/completions":
             with LOCK:
                 STATS["chat"] += 1
                 STATS["system_prompt"] = body["messages"][0]["content"]
             text = body["messages"][-1]["content"]
+            content = "Summary: " + text[:80]
+            prompt = sum(tokens(m["content"]) for m in body["messages"])
+            completion = tokens(content)
+            with LOCK:
+                STATS["chat_prompt_tokens"] += prompt
+                STATS["chat_completion_tokens"] += completion
             self.reply(200, {"choices": [{"index": 0, "message": {
-                "role": "assistant", "content": "Summary: " + text[:80]}}]})
+                "role": "assistant", "content": content}}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}})
         else:
             self.reply(404, {"error": "not found"})
 

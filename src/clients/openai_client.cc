@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/clients/token_usage.h"
 #include "src/common/metrics.h"
 #include "src/common/mutex.h"
 #include "src/common/stable_hash.h"
@@ -235,11 +236,15 @@ absl::StatusOr<Json> OpenAiHttp::Post(const std::string& path, const Json& body,
                                                 absl::string_view(response).substr(0, 200)));
       }
       if (const auto usage = parsed.find("usage"); usage != parsed.end() && usage->is_object()) {
-        for (const char* kind : {"prompt_tokens", "completion_tokens"}) {
+        int64_t used[2] = {0, 0};
+        for (int k = 0; k < 2; ++k) {
+          const char* kind = k == 0 ? "prompt_tokens" : "completion_tokens";
           if (auto n = usage->find(kind); n != usage->end() && n->is_number()) {
             tokens.Add({path, kind}, n->get<double>());
+            used[k] = n->get<int64_t>();
           }
         }
+        if (TokenUsage* counted = TokenUsage::Current()) counted->Add(used[0], used[1]);
       }
       return parsed;
     }
@@ -408,7 +413,13 @@ absl::StatusOr<std::vector<absl::StatusOr<std::string>>> OpenAiSummarizer::Summa
   const int threads =
       std::min<int>(http_.options().max_concurrent_requests, static_cast<int>(inputs.size()));
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  TokenUsage* const usage = TokenUsage::Current();  // The helpers count where the caller does.
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&work, usage] {
+      TokenUsage::Scope scope(usage);
+      work();
+    });
+  }
   work();
   for (std::thread& t : pool) t.join();
   if (!fatal.ok()) return fatal;

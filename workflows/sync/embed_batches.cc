@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "src/clients/token_usage.h"
 #include "src/common/mutex.h"
 
 namespace vecsync::workflows {
@@ -40,7 +41,13 @@ absl::Status EmbedInBatches(clients::Embedder& embedder, absl::Span<const std::s
     }
   };
   std::vector<std::thread> helpers;
-  for (size_t i = 1; i < threads; ++i) helpers.emplace_back(send);
+  clients::TokenUsage* const usage = clients::TokenUsage::Current();  // Counted as the caller's.
+  for (size_t i = 1; i < threads; ++i) {
+    helpers.emplace_back([&send, usage] {
+      clients::TokenUsage::Scope scope(usage);
+      send();
+    });
+  }
   if (threads > 0) send();
   for (std::thread& t : helpers) t.join();
   return failed;

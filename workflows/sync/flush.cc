@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/clients/token_usage.h"
 #include "src/common/json_fields.h"
 #include "src/common/status_macros.h"
 #include "workflows/sync/committed_results.h"
@@ -108,7 +109,9 @@ class FlushOne {
     std::vector<FlushRow> rows = NewestRows(taken, &delta.skipped_unchanged);
     RETURN_IF_ERROR(DropSupersededCarriedOver(ledger, rows));
     FlushInsert built;
+    clients::TokenUsage usage;
     {
+      clients::TokenUsage::Scope counted(&usage);
       // Heartbeats, and lease renewals, go on while the rows are embedded and inserted, however
       // long that takes.
       KeepAlive keep_alive(ctx_, env_.keep_alive_interval,
@@ -131,6 +134,7 @@ class FlushOne {
     delta.inserted = static_cast<int64_t>(built.encoded.size());
     delta.embedded = built.embedded;
     delta.carried_over = built.carried_over;
+    delta.embedding_tokens = usage.prompt_tokens();
     // In key order, as every flush writes the ledger's rows: two flushes that share entities
     // wait for one another instead of deadlocking.
     auto by_key = [](const QueuedRow* a, const QueuedRow* b) {
@@ -157,6 +161,7 @@ class FlushOne {
     total.failed += delta.failed;
     total.carried_over += delta.carried_over;
     total.skipped_unchanged += delta.skipped_unchanged;
+    total.embedding_tokens += delta.embedding_tokens;
     if (in_.max_batches == 1) {
       ASSIGN_OR_RETURN(std::optional<Json> committed,
                        RecordCommittedResult(conn_, ctx_.info(), total.ToJson()));
@@ -250,7 +255,8 @@ Json FlushResult::ToJson() const {
               {"embedded", embedded},
               {"failed", failed},
               {"carried_over", carried_over},
-              {"skipped_unchanged", skipped_unchanged}};
+              {"skipped_unchanged", skipped_unchanged},
+              {"embedding_tokens", embedding_tokens}};
   if (more) out["more"] = *more;
   return out;
 }
@@ -264,6 +270,7 @@ absl::StatusOr<FlushResult> FlushResult::FromJson(const Json& json) {
   f.Optional("carried_over", &r.carried_over);
   f.Optional("skipped_unchanged", &r.skipped_unchanged);
   f.Optional("more", &r.more);
+  f.Optional("embedding_tokens", &r.embedding_tokens);
   RETURN_IF_ERROR(f.status());
   return r;
 }

@@ -45,6 +45,8 @@ struct FlushResult {
   int64_t carried_over = 0;  // Rows other runs queued, inserted or failed.
   // The run's own rows superseded by a newer row of the same entity.
   int64_t skipped_unchanged = 0;
+  // Tokens the embedding provider reported for the run's rows and those carried over.
+  int64_t embedding_tokens = 0;
   // Whether batches no flush held were left. nullopt in a result an older vecsync recorded.
   std::optional<bool> more;
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "src/clients/token_usage.h"
 #include "src/common/json_fields.h"
 #include "src/common/log.h"
 #include "src/common/stable_hash.h"
@@ -82,7 +83,12 @@ class Process {
       ASSIGN_OR_RETURN(std::optional<Json> committed, FindCommittedResult(*conn, ctx_.info()));
       if (committed) return ProcessResult::FromJson(*committed);
     }
-    RETURN_IF_ERROR(Summarize(*conn));
+    {
+      clients::TokenUsage::Scope counted(&usage_);
+      RETURN_IF_ERROR(Summarize(*conn));
+    }
+    result_.prompt_tokens = usage_.prompt_tokens();
+    result_.completion_tokens = usage_.completion_tokens();
     DecideVectors();
     RefreshFromClickHouse();
     return Commit(*conn);
@@ -349,6 +355,7 @@ class Process {
   const ProcessInput& in_;
   const EntityConfig& config_;
   const std::string prompt_;
+  clients::TokenUsage usage_;  // What the summaries cost.
   std::map<EntityKey, Work> work_;
   std::vector<Work*> to_summarize_, to_embed_, to_refresh_, tombstones_;
   std::vector<Work*> gone_failed_;  // Failed, then left the source or scope, never synced.
@@ -380,10 +387,15 @@ absl::StatusOr<ProcessInput> ProcessInput::FromJson(const Json& json) {
 }
 
 Json ProcessResult::ToJson() const {
-  return {{"selected", selected},   {"summarized", summarized},
-          {"refreshed", refreshed}, {"skipped_unchanged", skipped_unchanged},
-          {"failed", failed},       {"tombstoned", tombstoned},
-          {"queued", queued}};
+  return {{"selected", selected},
+          {"summarized", summarized},
+          {"refreshed", refreshed},
+          {"skipped_unchanged", skipped_unchanged},
+          {"failed", failed},
+          {"tombstoned", tombstoned},
+          {"queued", queued},
+          {"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens}};
 }
 
 absl::StatusOr<ProcessResult> ProcessResult::FromJson(const Json& json) {
@@ -395,6 +407,8 @@ absl::StatusOr<ProcessResult> ProcessResult::FromJson(const Json& json) {
   f.Optional("skipped_unchanged", &r.skipped_unchanged);
   f.Optional("failed", &r.failed);
   f.Optional("tombstoned", &r.tombstoned);
+  f.Optional("prompt_tokens", &r.prompt_tokens);
+  f.Optional("completion_tokens", &r.completion_tokens);
   if (f.Has("queued")) {
     f.Required("queued", &r.queued);
   } else {  // An older vecsync's sync-process, which embedded and inserted its rows itself.

@@ -54,6 +54,9 @@ struct ProcessResult {
   int64_t failed = 0;             // Recorded against the entity, retried by later runs.
   int64_t tombstoned = 0;
   int64_t queued = 0;  // Rows queued for the flushes: to embed, refreshed and tombstones.
+  // Tokens the summarizer's provider reported for this batch's summaries (0 for a local one).
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
   // A result recorded by an older vecsync, whose sync-process embedded and inserted its rows
   // itself: how many it embedded (its results have no `queued`). 0 otherwise.
   int64_t embedded_by_older_vecsync = 0;

@@ -13,6 +13,8 @@ void SyncCounts::Add(const ProcessResult& r) {
   skipped_unchanged += r.skipped_unchanged;
   failed += r.failed;
   tombstoned += r.tombstoned;
+  prompt_tokens += r.prompt_tokens;
+  completion_tokens += r.completion_tokens;
 }
 
 void SyncCounts::Add(const FlushResult& r) {
@@ -21,6 +23,7 @@ void SyncCounts::Add(const FlushResult& r) {
   failed += r.failed;
   carried_over += r.carried_over;
   skipped_unchanged += r.skipped_unchanged;
+  embedding_tokens += r.embedding_tokens;
 }
 
 Json SyncCounts::ToJson() const {
@@ -32,7 +35,10 @@ Json SyncCounts::ToJson() const {
           {"failed", failed},
           {"tombstoned", tombstoned},
           {"inserted", inserted},
-          {"carried_over", carried_over}};
+          {"carried_over", carried_over},
+          {"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"embedding_tokens", embedding_tokens}};
 }
 
 absl::StatusOr<SyncCounts> SyncCounts::FromJson(const Json& json) {
@@ -47,6 +53,9 @@ absl::StatusOr<SyncCounts> SyncCounts::FromJson(const Json& json) {
   f.Optional("tombstoned", &c.tombstoned);
   f.Optional("inserted", &c.inserted);
   f.Optional("carried_over", &c.carried_over);
+  f.Optional("prompt_tokens", &c.prompt_tokens);
+  f.Optional("completion_tokens", &c.completion_tokens);
+  f.Optional("embedding_tokens", &c.embedding_tokens);
   RETURN_IF_ERROR(f.status());
   return c;
 }

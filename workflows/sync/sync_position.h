@@ -30,6 +30,11 @@ struct SyncCounts {
   // Queued by an earlier run that did not flush it (it failed or was cancelled), and inserted
   // or failed by this run's flushes; not among `selected`.
   int64_t carried_over = 0;
+  // Tokens the providers reported: the summaries' prompts and completions, and the embeddings'.
+  // (An attempt that failed and was retried is not counted.)
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t embedding_tokens = 0;
 
   void Add(const ProcessResult& r);
   void Add(const FlushResult& r);
