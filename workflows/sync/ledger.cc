@@ -145,6 +145,32 @@ absl::Status Ledger::ClearFailures(const EntityKey& key, int64_t row_version) {
       .status();
 }
 
+absl::Status Ledger::RecordTouched(absl::Span<const TouchedEntity> touched, int embedding_version) {
+  if (touched.empty()) return absl::OkStatus();
+  std::vector<int64_t> teams, updated_us;
+  std::vector<std::string> ids, vector_hashes;
+  for (const TouchedEntity& t : touched) {
+    teams.push_back(t.key.team_id);
+    ids.push_back(t.key.id);
+    updated_us.push_back(t.source_updated_us);
+    vector_hashes.push_back(t.vector_hash);
+  }
+  return conn_
+      .Query(absl::StrCat(
+                 "UPDATE vecsync.entity_state st SET source_updated_at = ", kTimestampFromMicros,
+                 "t.updated_us, updated_at = now() "
+                 "FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) "
+                 "  AS t(team_id, entity_id, updated_us, vector_hash) "
+                 "WHERE st.domain = $1 AND st.embedding_version = $6 AND st.team_id = t.team_id "
+                 "  AND st.entity_id = t.entity_id AND st.vector_hash = t.vector_hash "
+                 "  AND NOT st.deleted AND st.failures = 0 AND (st.source_updated_at IS NULL "
+                 "    OR st.source_updated_at < ",
+                 kTimestampFromMicros, "t.updated_us)"),
+             domain_, PgArrayLiteral(teams), PgArrayLiteral(ids), PgArrayLiteral(updated_us),
+             PgArrayLiteral(vector_hashes), embedding_version)
+      .status();
+}
+
 absl::Status Ledger::RecordSynced(absl::Span<const QueuedRow* const> rows) {
   if (rows.empty()) return absl::OkStatus();
   // Binary arrays: 10,000 summaries as text literals were quoted here and parsed by array_in.

@@ -59,6 +59,13 @@ struct SummaryRecord {
   int64_t source_updated_us = 0;
 };
 
+// An entity whose source row moved its updated_at with nothing else ClickHouse holds changing.
+struct TouchedEntity {
+  EntityKey key;
+  int64_t source_updated_us = 0;
+  std::string vector_hash;  // What the ledger holds for it, unchanged.
+};
+
 // An entity with the hash of its content as rendered now.
 struct ContentKey {
   EntityKey key;
@@ -104,6 +111,11 @@ class Ledger {
   // Clears the failures of `key`, which failed and then left the source or its scope before it
   // was ever synced: nothing is left to retry. Moot when the ledger holds a newer row.
   absl::Status ClearFailures(const EntityKey& key, int64_t row_version);
+
+  // Moves the recorded source_updated_at of entities whose row was touched (updated_at moved)
+  // without a change ClickHouse would see, while the ledger still holds the vector `vector_hash`
+  // live at `embedding_version`: later walks then find them as they are, and select them no more.
+  absl::Status RecordTouched(absl::Span<const TouchedEntity> touched, int embedding_version);
 
   // Records `rows`, inserted into ClickHouse, as synced (in key order, so that two flushes
   // recording the same entities wait for one another instead of deadlocking), and appends an

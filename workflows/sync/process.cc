@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "src/clients/openai_client.h"
 #include "src/clients/token_usage.h"
 #include "src/common/json_fields.h"
 #include "src/common/log.h"
@@ -42,6 +43,7 @@ struct Work {
   // The ledger holds `summary` at the run's version already (reused from it, or recorded as a
   // provider's summaries arrive); otherwise the row queued carries it to the flush's record.
   bool summary_recorded = false;
+  bool awaiting_summary = false;  // Planning: the summary would be made, so it is not known.
 
   bool live() const { return entity && !entity->deleted; }
   // ClickHouse holds a live row of it.
@@ -64,11 +66,52 @@ uint64_t NextRowVersion(const Work& w, int version, absl::Time when) {
 // row that is gone.
 absl::Time ContentTime(const Work& w) { return w.entity ? w.entity->updated_at : absl::Now(); }
 
+// The context of a plan: it is no activity, and its Process never heartbeats or records.
+class PlanningContext : public engine::ActivityContext {
+ public:
+  const engine::ActivityInfo& info() const override { return info_; }
+  absl::Status Heartbeat(const Json&) override { return absl::OkStatus(); }
+  bool IsCancelRequested() const override { return false; }
+
+ private:
+  engine::ActivityInfo info_;
+};
+
 class Process {
  public:
   Process(const SyncEnvironment& env, engine::ActivityContext& ctx, const ProcessInput& in,
           const EntityConfig& config)
       : env_(env), ctx_(ctx), in_(in), config_(config), prompt_(config.summary_prompt()) {}
+
+  // The decisions Run() makes, counted, with nothing asked of a provider and nothing written.
+  absl::StatusOr<ProcessPlan> PlanOnly() {
+    ASSIGN_OR_RETURN(PgPool::Lease conn, env_.pool->Acquire());
+    RETURN_IF_ERROR(Load(*conn));
+    Plan();
+    RETURN_IF_ERROR(ReuseSummariesOfOtherVersions(*conn));
+    ProcessPlan plan;
+    plan.selected = result_.selected;
+    plan.summarize = static_cast<int64_t>(to_summarize_.size());
+    const int64_t prompt = clients::EstimateTokens(prompt_);
+    for (Work* w : to_summarize_) {
+      w->awaiting_summary = true;
+      const int64_t summary = w->ledger && !w->ledger->summary.empty()
+                                  ? clients::EstimateTokens(w->ledger->summary)
+                                  : kEstimatedSummaryTokens;
+      plan.prompt_tokens += prompt + clients::EstimateTokens(w->rendered);
+      plan.completion_tokens += summary;
+      plan.embedding_tokens +=
+          summary + clients::EstimateTokens(config_.EmbeddingText(*w->entity, ""));
+    }
+    DecideVectors();
+    RefreshFromClickHouse();
+    for (Work* w : to_embed_) plan.embedding_tokens += clients::EstimateTokens(w->text);
+    plan.embed = plan.summarize + static_cast<int64_t>(to_embed_.size());
+    plan.refresh = static_cast<int64_t>(refreshed_.size());
+    plan.tombstone = static_cast<int64_t>(tombstones_.size());
+    plan.unchanged = result_.skipped_unchanged;
+    return plan;
+  }
 
   absl::StatusOr<ProcessResult> Run() {
     ASSIGN_OR_RETURN(PgPool::Lease conn, env_.pool->Acquire());
@@ -209,7 +252,7 @@ class Process {
     const std::string embedder =
         absl::StrCat(env_.embedder->model(), "/", env_.embedder->dimensions());
     for (auto& [key, w] : work_) {
-      if (!w.live() || !w.error.empty()) continue;
+      if (!w.live() || !w.error.empty() || w.awaiting_summary) continue;
       w.text = config_.EmbeddingText(*w.entity, w.summary);
       // The summary's hash when the text is the summary, as vecsync has always hashed it.
       const std::string text_hash = w.text == w.summary ? w.summary_hash : StableHash(w.text);
@@ -218,6 +261,9 @@ class Process {
           w.ledger->embedding_version == in_.embedding_version) {
         if (w.ledger->properties == w.properties) {
           ++result_.skipped_unchanged;
+          if (w.ledger->source_updated_at != w.entity->updated_at) {
+            touched_.push_back({w.key, absl::ToUnixMicros(w.entity->updated_at), w.vector_hash});
+          }
         } else {
           to_refresh_.push_back(&w);  // Only properties changed (a cohort's count): same vector.
         }
@@ -317,7 +363,7 @@ class Process {
     result_.tombstoned = static_cast<int64_t>(tombstones_.size());
     result_.queued = static_cast<int64_t>(rows.size());
     for (const auto& [key, w] : work_) result_.failed += w.error.empty() ? 0 : 1;
-    const bool in_transaction = result_.failed > 0 || !gone_failed_.empty();
+    const bool in_transaction = result_.failed > 0 || !gone_failed_.empty() || !touched_.empty();
     PgTransaction txn(conn);
     if (in_transaction) RETURN_IF_ERROR(txn.Begin());
     Ledger ledger(conn, config_.domain());
@@ -327,6 +373,7 @@ class Process {
           key, w.error,
           static_cast<int64_t>(NextRowVersion(w, in_.embedding_version, w.entity->updated_at))));
     }
+    RETURN_IF_ERROR(ledger.RecordTouched(touched_, in_.embedding_version));
     for (Work* w : gone_failed_) {
       RETURN_IF_ERROR(ledger.ClearFailures(
           w->key,
@@ -357,6 +404,7 @@ class Process {
   const std::string prompt_;
   clients::TokenUsage usage_;  // What the summaries cost.
   std::map<EntityKey, Work> work_;
+  std::vector<TouchedEntity> touched_;  // Skipped, but their updated_at moved.
   std::vector<Work*> to_summarize_, to_embed_, to_refresh_, tombstones_;
   std::vector<Work*> gone_failed_;  // Failed, then left the source or scope, never synced.
   std::vector<std::pair<Work*, std::string>> refreshed_;  // With the vector ClickHouse holds.
@@ -417,6 +465,24 @@ absl::StatusOr<ProcessResult> ProcessResult::FromJson(const Json& json) {
   }
   RETURN_IF_ERROR(f.status());
   return r;
+}
+
+void ProcessPlan::Add(const ProcessPlan& other) {
+  selected += other.selected;
+  summarize += other.summarize;
+  embed += other.embed;
+  refresh += other.refresh;
+  tombstone += other.tombstone;
+  unchanged += other.unchanged;
+  prompt_tokens += other.prompt_tokens;
+  completion_tokens += other.completion_tokens;
+  embedding_tokens += other.embedding_tokens;
+}
+
+absl::StatusOr<ProcessPlan> PlanProcess(const SyncEnvironment& env, const ProcessInput& in) {
+  ASSIGN_OR_RETURN(const entities::EntityConfig* config, env.domains->Find(in.domain));
+  PlanningContext ctx;
+  return Process(env, ctx, in, *config).PlanOnly();
 }
 
 absl::Status RegisterProcessActivity(engine::Registry* registry, const SyncEnvironment* env) {

@@ -67,6 +67,27 @@ struct ProcessResult {
 
 inline constexpr engine::ActivityType<ProcessInput, ProcessResult> kProcessActivity{"sync-process"};
 
+// What sync-process would make of a batch now, decided as it decides, without asking a provider
+// or writing anything. Tokens are estimates (four bytes a token): a summary to be made is taken
+// to be as long as the entity's last one, or kEstimatedSummaryTokens.
+struct ProcessPlan {
+  int64_t selected = 0;
+  int64_t summarize = 0;  // Summaries to pay for.
+  int64_t embed = 0;      // Vectors to make: for new summaries, and for summaries kept.
+  int64_t refresh = 0;    // Written again with the vector ClickHouse holds (properties changed).
+  int64_t tombstone = 0;
+  int64_t unchanged = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t embedding_tokens = 0;
+
+  void Add(const ProcessPlan& other);
+};
+
+inline constexpr int64_t kEstimatedSummaryTokens = 80;
+
+absl::StatusOr<ProcessPlan> PlanProcess(const SyncEnvironment& env, const ProcessInput& in);
+
 absl::Status RegisterProcessActivity(engine::Registry* registry, const SyncEnvironment* env);
 
 }  // namespace vecsync::workflows

@@ -10,9 +10,8 @@
 #include "workflows/sync/change_queue.h"
 
 namespace vecsync::workflows {
-namespace {
 
-absl::StatusOr<SelectResult> Select(const SyncEnvironment& env, const SelectInput& in) {
+absl::StatusOr<SelectResult> SelectKeys(const SyncEnvironment& env, const SelectInput& in) {
   ASSIGN_OR_RETURN(const entities::EntityConfig* config, env.domains->Find(in.domain));
   ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
   SelectResult page;
@@ -65,6 +64,8 @@ absl::StatusOr<SelectResult> Select(const SyncEnvironment& env, const SelectInpu
   page.done = static_cast<int>(page.keys.size()) < in.limit;
   return page;
 }
+
+namespace {
 
 constexpr SelectPhase kAllPhases[] = {SelectPhase::kRetry,      SelectPhase::kQueued,
                                       SelectPhase::kScopeTeams, SelectPhase::kScopeTeamsGone,
@@ -175,7 +176,7 @@ absl::StatusOr<SelectResult> SelectResult::FromJson(const Json& json) {
 absl::Status RegisterSelectActivity(engine::Registry* registry, const SyncEnvironment* env) {
   return engine::RegisterActivity(
       registry, kSelectActivity,
-      [env](engine::ActivityContext&, const SelectInput& in) { return Select(*env, in); });
+      [env](engine::ActivityContext&, const SelectInput& in) { return SelectKeys(*env, in); });
 }
 
 }  // namespace vecsync::workflows

@@ -80,6 +80,9 @@ struct SelectResult {
 
 inline constexpr engine::ActivityType<SelectInput, SelectResult> kSelectActivity{"sync-select"};
 
+// The page `in` asks for: what sync-select returns (it writes nothing).
+absl::StatusOr<SelectResult> SelectKeys(const SyncEnvironment& env, const SelectInput& in);
+
 absl::Status RegisterSelectActivity(engine::Registry* registry, const SyncEnvironment* env);
 
 }  // namespace vecsync::workflows
