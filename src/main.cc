@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   vecsync::cli::AddSearchCommand(app);
   vecsync::cli::AddEntitiesCommand(app);
   vecsync::cli::AddStatusCommand(app);
+  vecsync::cli::AddPlanCommand(app);
   // A config file's settings become flags, after those given and those in the environment.
   absl::StatusOr<std::vector<std::string>> args =
       vecsync::cli::ApplyConfigFile(app, std::vector<std::string>(argv + 1, argv + argc));

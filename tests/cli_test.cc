@@ -389,6 +389,8 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLineAndAHint) {
       {"entities failed --domain planet", "unknown domain 'planet' (known: action"},
       {"search --domain action --team 1", "text is required"},
       {"server --lease soon", "'soon' is not a duration"},
+      {"server --price gpt-4.1-mini=cheap", "expected MODEL=INPUT[/OUTPUT]"},
+      {"plan", "--domain is required"},
   };
   for (const Case& c : cases) {
     const Result r = Run(c.args + " --address " + address_);
@@ -873,7 +875,8 @@ TEST_F(CliTest, ProgressOfASyncIsHonest) {
   provider.Control({{"latency_ms", 40}});
   setenv("OPENAI_API_KEY", "test-key", 1);
   StartServer({"--no-change-feed", "--summarizer", "openai", "--embedder", "openai",
-               "--embedding-dimensions", "64", "--openai-base-url", provider.base_url()});
+               "--embedding-dimensions", "64", "--openai-base-url", provider.base_url(), "--price",
+               "gpt-4.1-mini=1.00/2.00"});
   const Result sync = Workflow(
       R"(start --type sync-entity-vectors --input '{"domain":"action","max_parallel_requests":2}' --wait)");
   ASSERT_EQ(sync.exit_code, 0) << sync.err;
@@ -881,13 +884,57 @@ TEST_F(CliTest, ProgressOfASyncIsHonest) {
   EXPECT_GT(ExpectHonestProgress(sync.err, rows), 1) << "the walk took several pages: " << sync.err;
   // The run recorded the tokens the provider reported using, every one.
   const Json stats = provider.Stats();
-  const Json result = Json::parse(sync.out.substr(sync.out.find("result: ") + 8,
-                                                  sync.out.find('\n', sync.out.find("result: ")) -
-                                                      sync.out.find("result: ") - 8));
+  const Json result = Json::parse(sync.out.substr(
+      sync.out.find("result: ") + 8,
+      sync.out.find('\n', sync.out.find("result: ")) - sync.out.find("result: ") - 8));
   EXPECT_EQ(result["prompt_tokens"], stats["chat_prompt_tokens"]) << result;
   EXPECT_EQ(result["completion_tokens"], stats["chat_completion_tokens"]) << result;
   EXPECT_EQ(result["embedding_tokens"], stats["embedding_tokens"]) << result;
   EXPECT_GT(result["prompt_tokens"].get<int64_t>(), result["summarized"].get<int64_t>());
+
+  // Status prices the run's tokens: the chat model at the --price given, the embedding model at
+  // the built-in list price.
+  Result r = Run("status --domain action -o json --address " + address_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json last_run = Json::parse(r.out)["domains"][0]["last_run"];
+  const double cost = (result["prompt_tokens"].get<double>() * 1.00 +
+                       result["completion_tokens"].get<double>() * 2.00 +
+                       result["embedding_tokens"].get<double>() * 0.02) /
+                      1e6;
+  EXPECT_NEAR(last_run["cost_usd"].get<double>(), cost, 1e-12) << last_run;
+
+  // A plan before a run: what it will summarize, embed and tombstone, and cost; the run then
+  // does that.
+  Exec(
+      "UPDATE posthog_action SET name = name || ' (renamed)', updated_at = now() WHERE id IN "
+      "(SELECT id FROM posthog_action WHERE NOT deleted ORDER BY id LIMIT 7)");
+  Exec(
+      "UPDATE posthog_action SET deleted = true, updated_at = now() WHERE id IN "
+      "(SELECT id FROM posthog_action WHERE NOT deleted ORDER BY id DESC LIMIT 3)");
+  const int chats = provider.Stats()["chat"].get<int>();
+  r = Run("plan --domain action -o json --address " + address_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json plan = Json::parse(r.out);
+  EXPECT_EQ(plan["summarize"], 7) << plan;
+  EXPECT_EQ(plan["embed"], 7) << plan;
+  EXPECT_EQ(plan["tombstone"], 3) << plan;
+  EXPECT_EQ(plan["chat_model"], "gpt-4.1-mini");
+  EXPECT_GT(plan["estimated_cost_usd"].get<double>(), 0) << plan;
+  EXPECT_EQ(provider.Stats()["chat"].get<int>(), chats) << "a plan pays for nothing";
+  const Result reconcile = Workflow(
+      R"(start --type sync-entity-vectors --input '{"domain":"action","mode":"reconcile"}' --wait -o json)");
+  ASSERT_EQ(reconcile.exit_code, 0) << reconcile.err;
+  const Json done = Json::parse(reconcile.out)["result"];
+  for (const auto& [planned, did] : {std::pair<const char*, const char*>{"selected", "selected"},
+                                     {"summarize", "summarized"},
+                                     {"embed", "embedded"},
+                                     {"tombstone", "tombstoned"},
+                                     {"refresh", "refreshed"},
+                                     {"unchanged", "skipped_unchanged"}}) {
+    EXPECT_EQ(plan[planned], done[did]) << planned << ": " << plan << "\n" << done;
+  }
+  r = Run("plan --domain action --address " + address_);
+  EXPECT_NE(r.out.find("select 0: summarize 0"), std::string::npos) << r.out;
 
   auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
   ASSERT_TRUE(clickhouse.ok());

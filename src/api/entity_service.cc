@@ -9,6 +9,7 @@
 #include "src/api/grpc_status.h"
 #include "src/api/proto_convert.h"
 #include "workflows/sync/entity_events.h"
+#include "workflows/sync/plan.h"
 #include "workflows/sync/sync_status.h"
 
 namespace vecsync::api {
@@ -37,8 +38,9 @@ absl::StatusOr<int64_t> SeqOfToken(const std::string& token) {
 }  // namespace
 
 EntityService::EntityService(PgPool* pool, const entities::EntityConfigRegistry* domains,
-                             const BearerAuth* auth)
-    : pool_(pool), domains_(domains), auth_(auth) {}
+                             const BearerAuth* auth, const workflows::SyncEnvironment* sync,
+                             const clients::PriceTable* prices)
+    : pool_(pool), domains_(domains), auth_(auth), sync_(sync), prices_(prices) {}
 
 namespace {
 
@@ -53,6 +55,14 @@ void ToProto(const workflows::EntityCounts& counts, int64_t team_id, v1::EntityC
   if (counts.oldest_unsynced_change) {
     ToProtoTime(*counts.oldest_unsynced_change, out->mutable_oldest_unsynced_change());
   }
+}
+
+// The embedding model of a profile's embedder, "model/dimensions".
+std::string ModelOf(const std::string& embedder) { return embedder.substr(0, embedder.rfind('/')); }
+
+void SetCost(const clients::TokenCost& cost, v1::SyncRun* out) {
+  if (cost.usd) out->set_cost_usd(*cost.usd);
+  for (const std::string& model : cost.unpriced_models) out->add_unpriced_models(model);
 }
 
 void ToProto(const workflows::SyncRunInfo& run, v1::SyncRun* out) {
@@ -109,8 +119,58 @@ grpc::Status EntityService::GetSyncStatus(grpc::ServerContext* context,
     absl::StatusOr<workflows::DomainStatus> status =
         workflows::ReadDomainStatus(**conn, **domains_->Find(domain), teams);
     if (!status.ok()) return ToGrpcStatus(status.status());
-    ToProto(*status, response->add_domains());
+    v1::DomainSyncStatus* domain_status = response->add_domains();
+    ToProto(*status, domain_status);
+    // What the last run's recorded tokens cost.
+    const Json& result = status->last_run ? status->last_run->result : Json();
+    if (result.is_object() && sync_ != nullptr && prices_ != nullptr) {
+      const std::string embedding_model = status->version && status->version->profile
+                                              ? ModelOf(status->version->profile->embedder)
+                                              : sync_->embedder->model();
+      SetCost(prices_->Cost(sync_->summarizer->model(), result.value("prompt_tokens", 0),
+                            result.value("completion_tokens", 0), embedding_model,
+                            result.value("embedding_tokens", 0)),
+              domain_status->mutable_last_run());
+    }
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status EntityService::PlanSync(grpc::ServerContext* context,
+                                     const v1::PlanSyncRequest* request, v1::SyncPlan* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  if (sync_ == nullptr || prices_ == nullptr) {
+    return ToGrpcStatus(absl::UnimplementedError("this server runs no sync: it cannot plan one"));
+  }
+  if (auto config = domains_->Find(request->domain()); !config.ok()) {
+    return ToGrpcStatus(config.status());
+  }
+  const std::vector<int64_t> teams(request->team_ids().begin(), request->team_ids().end());
+  absl::StatusOr<workflows::SyncPlan> plan =
+      workflows::PlanReconcile(*sync_, request->domain(), teams);
+  if (!plan.ok()) return ToGrpcStatus(plan.status());
+  const workflows::ProcessPlan& c = plan->counts;
+  response->set_domain(plan->domain);
+  response->set_embedding_version(plan->embedding_version);
+  response->set_new_version(plan->new_version);
+  response->set_summarizer(plan->profile.summarizer);
+  response->set_embedder(plan->profile.embedder);
+  response->set_chat_model(sync_->summarizer->model());
+  response->set_embedding_model(sync_->embedder->model());
+  response->set_selected(c.selected);
+  response->set_summarize(c.summarize);
+  response->set_embed(c.embed);
+  response->set_refresh(c.refresh);
+  response->set_tombstone(c.tombstone);
+  response->set_unchanged(c.unchanged);
+  response->set_prompt_tokens(c.prompt_tokens);
+  response->set_completion_tokens(c.completion_tokens);
+  response->set_embedding_tokens(c.embedding_tokens);
+  const clients::TokenCost cost =
+      prices_->Cost(response->chat_model(), c.prompt_tokens, c.completion_tokens,
+                    response->embedding_model(), c.embedding_tokens);
+  if (cost.usd) response->set_cost_usd(*cost.usd);
+  for (const std::string& model : cost.unpriced_models) response->add_unpriced_models(model);
   return grpc::Status::OK;
 }
 

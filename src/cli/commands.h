@@ -62,6 +62,7 @@ void AddDevCommand(CLI::App& app);
 void AddSearchCommand(CLI::App& app);
 void AddEntitiesCommand(CLI::App& app);
 void AddStatusCommand(CLI::App& app);
+void AddPlanCommand(CLI::App& app);
 
 }  // namespace vecsync::cli
 

@@ -23,6 +23,7 @@
 #include "src/cli/commands.h"
 #include "src/cli/provider_flags.h"
 #include "src/clients/clickhouse_client.h"
+#include "src/clients/prices.h"
 #include "src/common/http_server.h"
 #include "src/common/listen_address.h"
 #include "src/common/log.h"
@@ -57,6 +58,7 @@ struct ServerFlags {
   bool scheduler = true;
   bool change_feed = true;
   bool insecure = false;
+  std::vector<std::string> prices;  // MODEL=INPUT[/OUTPUT], over the built-in table.
   int max_concurrent_workflows = 256;
   int max_concurrent_activities = 16;
   std::string lease = "15s";
@@ -175,6 +177,10 @@ void RunServer(const ServerFlags& flags) {
   if (flags.api) {
     if (absl::Status s = CheckExposure(flags, auth->enabled()); !s.ok()) return Fail(s);
   }
+  clients::PriceTable prices = clients::PriceTable::BuiltIn();
+  for (const std::string& spec : flags.prices) {
+    if (absl::Status s = prices.Set(spec); !s.ok()) return Fail(s);
+  }
 
   {
     auto conn = PgConnection::Connect(flags.db.pg_url);
@@ -250,7 +256,7 @@ void RunServer(const ServerFlags& flags) {
   api::SearchService search_service(
       &vectors, &domains, env.embedder, &*auth, &control_pool,
       [&embedders](const std::string& profile) { return embedders.For(profile); });
-  api::EntityService entity_service(&control_pool, &domains, &*auth);
+  api::EntityService entity_service(&control_pool, &domains, &*auth, &env, &prices);
   ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane", &*auth);
   std::unique_ptr<api::ApiServer> server;
   if (flags.api) {
@@ -362,6 +368,17 @@ void AddServerCommand(CLI::App& app) {
       ->envname("VECSYNC_TLS_CERT");
   cmd->add_option("--tls-key", flags->tls_key_file, "The TLS certificate's private key (PEM)")
       ->envname("VECSYNC_TLS_KEY");
+  cmd->add_option("--price", flags->prices,
+                  "What a model costs, MODEL=INPUT[/OUTPUT] dollars per million tokens (e.g. "
+                  "gpt-4.1-mini=0.40/1.60), over the built-in list prices; repeatable. Plans and "
+                  "status price tokens with it")
+      ->check(CLI::Validator(
+          [](std::string& spec) {
+            clients::PriceTable table;
+            absl::Status s = table.Set(spec);
+            return s.ok() ? std::string() : std::string(s.message());
+          },
+          "MODEL=INPUT[/OUTPUT]"));
   cmd->add_flag("--insecure", flags->insecure,
                 "Serve the API beyond loopback without auth (only where nothing untrusted can "
                 "reach it; env VECSYNC_INSECURE)")

@@ -49,6 +49,8 @@ Json RunJson(const v1::SyncRun& run) {
   if (run.has_close_time()) j["close_time"] = FormatTime(run.close_time());
   if (!run.result_json().empty()) j["result"] = Embedded(run.result_json());
   if (!run.failure_json().empty()) j["failure"] = Embedded(run.failure_json());
+  if (run.has_cost_usd()) j["cost_usd"] = run.cost_usd();
+  if (!run.unpriced_models().empty()) j["unpriced_models"] = run.unpriced_models();
   return j;
 }
 
@@ -102,6 +104,13 @@ std::string RunLine(const v1::SyncRun& run) {
       absl::StrAppend(&line, "  ", key, " ", result[key].dump());
     }
   }
+  if (result.is_object() &&
+      result.value("prompt_tokens", 0) + result.value("embedding_tokens", 0) > 0) {
+    absl::StrAppend(&line, "  tokens ", result.value("prompt_tokens", 0), " in + ",
+                    result.value("completion_tokens", 0), " out, ",
+                    result.value("embedding_tokens", 0), " embedding");
+  }
+  if (run.has_cost_usd()) absl::StrAppend(&line, absl::StrFormat("  cost $%.4f", run.cost_usd()));
   const Json failure = Embedded(run.failure_json());
   if (failure.is_object() && failure.contains("message")) {
     absl::StrAppend(&line, "  (", failure["message"].get<std::string>(), ")");

@@ -95,6 +95,7 @@ class OpenAiSummarizer : public Summarizer {
  public:
   static absl::StatusOr<std::unique_ptr<OpenAiSummarizer>> Create(OpenAiOptions options);
   // The chat model and a hash of the prompt.
+  std::string model() const override { return http_.options().chat_model; }
   std::string version(absl::string_view prompt) const override;
   // One chat request per input, up to max_concurrent_requests at once (shared by all
   // concurrent callers, so several sync activities together never exceed it). A failed input

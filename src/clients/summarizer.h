@@ -20,6 +20,8 @@ class Summarizer {
   // Identifies what the summaries depend on, for `prompt`: the model, and the prompt when the
   // model reads it. Part of the content hash, so a change of either re-summarizes.
   virtual std::string version(absl::string_view prompt) const = 0;
+  // The model's name, to price its tokens (prices.h).
+  virtual std::string model() const { return local() ? "local" : "unknown"; }
   // True when summaries cost nothing and come at once (no provider): then nothing is gained by
   // recording them piecemeal as they arrive.
   virtual bool local() const { return false; }
@@ -34,6 +36,7 @@ class Summarizer {
 class TemplateSummarizer : public Summarizer {
  public:
   std::string version(absl::string_view prompt) const override { return "template-v1"; }
+  std::string model() const override { return "template"; }
   bool local() const override { return true; }
   absl::StatusOr<std::vector<absl::StatusOr<std::string>>> Summarize(
       absl::string_view prompt, const std::vector<std::string>& inputs) override;

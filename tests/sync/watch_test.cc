@@ -25,7 +25,8 @@ class WatchTest : public SyncTest {
     auto auth = api::BearerAuth::Create({"watch-token"});
     ASSERT_TRUE(auth.ok());
     auth_ = std::make_unique<api::BearerAuth>(std::move(*auth));
-    service_ = std::make_unique<api::EntityService>(pool_.get(), &domains_, auth_.get());
+    service_ =
+        std::make_unique<api::EntityService>(pool_.get(), &domains_, auth_.get(), &env_, &prices_);
     api::ApiServerOptions options;
     options.listen = "127.0.0.1:0";
     auto server = api::ApiServer::Start(options, {service_.get()});
@@ -71,6 +72,7 @@ class WatchTest : public SyncTest {
   }
 
   std::unique_ptr<api::BearerAuth> auth_;
+  const clients::PriceTable prices_ = clients::PriceTable::BuiltIn();
   std::unique_ptr<api::EntityService> service_;
   std::unique_ptr<api::ApiServer> server_;
   std::unique_ptr<v1::EntityService::Stub> stub_;
