@@ -151,12 +151,14 @@ class CliTest : public testing::EngineTest {
   void StartServer(const std::vector<std::string>& extra = {}) {
     address_ = "127.0.0.1:" + std::to_string(FreePort());
     metrics_address_ = "127.0.0.1:" + std::to_string(FreePort());
+    console_address_ = "127.0.0.1:" + std::to_string(FreePort());
     server_ = fork();
     if (server_ == 0) {
       freopen((dir_ + "/server.log").c_str(), "w", stderr);
       std::vector<std::string> args = {
-          VECSYNC_BINARY, "server", "--pg-url",         testing::TestDatabaseUrl(),
-          "--listen",     address_, "--metrics-listen", metrics_address_};
+          VECSYNC_BINARY,     "server",        "--pg-url",         testing::TestDatabaseUrl(),
+          "--listen",         address_,        "--metrics-listen", metrics_address_,
+          "--console-listen", console_address_};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -192,6 +194,7 @@ class CliTest : public testing::EngineTest {
   std::string dir_;
   std::string address_;
   std::string metrics_address_;
+  std::string console_address_;
   pid_t server_ = -1;
   std::string health_flags_;  // E.g. --tls-ca for a TLS server.
 };
@@ -528,7 +531,8 @@ TEST_F(CliTest, BearerTokenFromAFile) {
 TEST_F(CliTest, AnAuthTokenListThatNamesNoTokenIsRefusedNotTakenAsAuthOff) {
   const Result refused =
       Run("server --pg-url " + testing::TestDatabaseUrl() +
-              " --listen 127.0.0.1:0 --metrics-listen off --no-change-feed --no-workers "
+              " --listen 127.0.0.1:0 --metrics-listen off --console-listen off --no-change-feed "
+              "--no-workers "
               "--no-scheduler",
           // (A server that took it as auth off would serve until the timeout.)
           "VECSYNC_AUTH_TOKENS=' , ' timeout 20");
@@ -543,7 +547,8 @@ TEST_F(CliTest, AnApiBeyondLoopbackNeedsTokensOrInsecure) {
   const std::string port = std::to_string(FreePort());
   const std::string server = "server --pg-url " + testing::TestDatabaseUrl() +
                              " --listen 0.0.0.0:" + port +
-                             " --metrics-listen off --no-change-feed --no-workers --no-scheduler";
+                             " --metrics-listen off --console-listen off --no-change-feed "
+                             "--no-workers --no-scheduler";
   // (A server that started would serve until the timeout.)
   Result r = Run(server, "VECSYNC_AUTH_TOKENS= timeout 20");
   EXPECT_EQ(r.exit_code, 1) << r.err;
@@ -584,6 +589,7 @@ TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {
                         << "pg-url = \"" << testing::TestDatabaseUrl() << "\"\n"
                         << "listen = " << from_file << "\n"
                         << "metrics-listen = 127.0.0.1:0\n"
+                        << "console-listen = off\n"
                         << "no-scheduler = true\n"
                         << "log-format = json\n";
   auto launch = [&](const std::string& listen_flag) {
@@ -627,7 +633,7 @@ TEST_F(CliTest, ConfigFileSettingsRankBelowEnvironmentAndFlags) {
   std::ofstream(config, std::ios::app) << "listen-harder = yes\n";
   Result r = Run("server --config " + config);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("vecsync.conf:7: unknown setting 'listen-harder'"), std::string::npos)
+  EXPECT_NE(r.err.find("vecsync.conf:8: unknown setting 'listen-harder'"), std::string::npos)
       << r.err;
 }
 

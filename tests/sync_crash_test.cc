@@ -48,8 +48,8 @@ class SyncCrashTest : public testing::EngineTest {
       freopen("/dev/null", "w", stderr);
       const std::string url = testing::TestDatabaseUrl();
       execl(VECSYNC_BINARY, VECSYNC_BINARY, "server", "--pg-url", url.c_str(), "--listen",
-            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--lease", "2s",
-            static_cast<char*>(nullptr));
+            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--console-listen", "off", "--lease",
+            "2s", static_cast<char*>(nullptr));
       _exit(127);
     }
     return pid;
@@ -61,9 +61,9 @@ class SyncCrashTest : public testing::EngineTest {
       freopen("/dev/null", "w", stderr);
       const std::string url = testing::TestDatabaseUrl();
       execl(VECSYNC_BINARY, VECSYNC_BINARY, "server", "--pg-url", url.c_str(), "--listen",
-            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--lease", "2s", "--summarizer",
-            "openai", "--openai-base-url", provider_url.c_str(), "--embedder", "hashing",
-            "--embedding-dimensions", "32", static_cast<char*>(nullptr));
+            "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--console-listen", "off", "--lease",
+            "2s", "--summarizer", "openai", "--openai-base-url", provider_url.c_str(), "--embedder",
+            "hashing", "--embedding-dimensions", "32", static_cast<char*>(nullptr));
       _exit(127);
     }
     return pid;

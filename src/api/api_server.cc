@@ -79,6 +79,10 @@ ApiServer::ApiServer(std::unique_ptr<grpc::Server> server, int port, bool tls)
 
 ApiServer::~ApiServer() { Shutdown(absl::ZeroDuration()); }
 
+std::shared_ptr<grpc::Channel> ApiServer::InProcessChannel() const {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 void ApiServer::SetServing(bool serving) {
   server_->GetHealthCheckService()->SetServingStatus(serving);
 }

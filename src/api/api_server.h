@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 
 namespace grpc {
+class Channel;
 class Server;
 class Service;
 }  // namespace grpc
@@ -48,6 +49,10 @@ class ApiServer {
   ~ApiServer();
 
   int port() const { return port_; }
+
+  // A channel to this server's services within the process (no network, no TLS): the web
+  // console's calls go through it, through the same auth as everyone's.
+  std::shared_ptr<grpc::Channel> InProcessChannel() const;
   bool tls() const { return tls_; }
 
   // Flips every health status (overall and per service) between SERVING and NOT_SERVING.

@@ -9,6 +9,7 @@
 #include "src/api/grpc_status.h"
 #include "src/api/proto_convert.h"
 #include "workflows/sync/entity_events.h"
+#include "workflows/sync/failed_entities.h"
 #include "workflows/sync/plan.h"
 #include "workflows/sync/sync_status.h"
 
@@ -171,6 +172,45 @@ grpc::Status EntityService::PlanSync(grpc::ServerContext* context,
                     response->embedding_model(), c.embedding_tokens);
   if (cost.usd) response->set_cost_usd(*cost.usd);
   for (const std::string& model : cost.unpriced_models) response->add_unpriced_models(model);
+  return grpc::Status::OK;
+}
+
+grpc::Status EntityService::ListFailedEntities(grpc::ServerContext* context,
+                                               const v1::ListFailedEntitiesRequest* request,
+                                               v1::ListFailedEntitiesResponse* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  if (auto config = domains_->Find(request->domain()); !config.ok()) {
+    return ToGrpcStatus(config.status());
+  }
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return ToGrpcStatus(conn.status());
+  absl::StatusOr<std::vector<workflows::FailedEntity>> failed =
+      workflows::ListFailedEntities(**conn, request->domain(), request->quarantined_only());
+  if (!failed.ok()) return ToGrpcStatus(failed.status());
+  for (const workflows::FailedEntity& e : *failed) {
+    v1::FailedEntity* out = response->add_entities();
+    out->set_team_id(e.team_id);
+    out->set_entity_id(e.entity_id);
+    out->set_failures(e.failures);
+    out->set_quarantined(e.quarantined);
+    out->set_last_error(e.last_error);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status EntityService::RetryFailedEntities(grpc::ServerContext* context,
+                                                const v1::RetryFailedEntitiesRequest* request,
+                                                v1::RetryFailedEntitiesResponse* response) {
+  if (absl::Status s = auth_->Check(*context); !s.ok()) return ToGrpcStatus(s);
+  if (auto config = domains_->Find(request->domain()); !config.ok()) {
+    return ToGrpcStatus(config.status());
+  }
+  auto conn = pool_->Acquire();
+  if (!conn.ok()) return ToGrpcStatus(conn.status());
+  absl::StatusOr<int64_t> retried =
+      workflows::RetryFailedEntities(**conn, request->domain(), request->quarantined_only());
+  if (!retried.ok()) return ToGrpcStatus(retried.status());
+  response->set_retried(*retried);
   return grpc::Status::OK;
 }
 

@@ -36,6 +36,13 @@ class EntityService final : public v1::EntityService::Service {
   grpc::Status PlanSync(grpc::ServerContext* context, const v1::PlanSyncRequest* request,
                         v1::SyncPlan* response) override;
 
+  grpc::Status ListFailedEntities(grpc::ServerContext* context,
+                                  const v1::ListFailedEntitiesRequest* request,
+                                  v1::ListFailedEntitiesResponse* response) override;
+  grpc::Status RetryFailedEntities(grpc::ServerContext* context,
+                                   const v1::RetryFailedEntitiesRequest* request,
+                                   v1::RetryFailedEntitiesResponse* response) override;
+
   grpc::Status WatchEntityChanges(grpc::ServerContext* context,
                                   const v1::WatchEntityChangesRequest* request,
                                   grpc::ServerWriter<v1::EntityChange>* writer) override;

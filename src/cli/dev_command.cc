@@ -21,6 +21,10 @@ void AddDevCommand(CLI::App& app) {
   seed->add_option("--teams", options->teams, "Teams (two per organization)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  seed->add_option("--first-team-id", options->first_team_id,
+                   "Id of the first team (teams and organizations are numbered from it)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   seed->add_option("--actions", options->actions, "Actions to add")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

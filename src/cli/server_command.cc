@@ -30,6 +30,7 @@
 #include "src/common/metrics.h"
 #include "src/common/pg.h"
 #include "src/common/pg_pool.h"
+#include "src/console/console_server.h"
 #include "src/engine/client.h"
 #include "src/engine/migrations.h"
 #include "src/engine/scheduler.h"
@@ -50,6 +51,7 @@ struct ServerFlags {
   ProviderFlags providers;
   std::string listen = "127.0.0.1:7233";
   std::string metrics_listen = "127.0.0.1:9464";
+  std::string console_listen = "127.0.0.1:9465";
   std::string auth_token_file;
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -125,27 +127,28 @@ class ServerInfoServiceImpl final : public vecsync::v1::ServerInfoService::Servi
   const api::BearerAuth* const auth_;
 };
 
-// Refuses an API reachable beyond this machine with no tokens (anyone who reaches it may start,
-// terminate and read runs) unless --insecure says the network is trusted; warns, loudly, when
-// tokens would travel in cleartext.
-absl::Status CheckExposure(const ServerFlags& flags, bool auth) {
-  if (IsLoopbackAddress(flags.listen)) return absl::OkStatus();
-  const bool tls = !flags.tls_cert_file.empty();
-  if (!auth && !flags.insecure) {
+// Refuses `what` (the API, the console) listening on `listen` beyond this machine with no tokens
+// (anyone who reaches it may start, terminate and read runs) unless --insecure says the network
+// is trusted; warns, loudly, when tokens would travel in cleartext.
+absl::Status CheckExposure(const std::string& what, const std::string& listen, bool auth, bool tls,
+                           bool insecure) {
+  if (IsLoopbackAddress(listen)) return absl::OkStatus();
+  if (!auth && !insecure) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to serve the API on ", flags.listen,
+        "refusing to serve ", what, " on ", listen,
         " without auth: anyone who reaches it may start, terminate and read workflows. Set "
         "VECSYNC_AUTH_TOKENS or --auth-token-file (with --tls-cert/--tls-key), listen on "
         "127.0.0.1, or pass --insecure if only trusted peers can reach this address"));
   }
   if (!auth) {
-    LogWarning("INSECURE: the API serves without auth beyond loopback (--insecure)",
-               {{"listen", flags.listen}});
-  } else if (!tls) {
     LogWarning(
-        "the API serves without TLS beyond loopback: bearer tokens travel in cleartext unless a "
-        "proxy or mesh encrypts the connection (--tls-cert/--tls-key)",
-        {{"listen", flags.listen}});
+        absl::StrCat("INSECURE: ", what, " serves without auth beyond loopback (--insecure)"),
+        {{"listen", listen}});
+  } else if (!tls) {
+    LogWarning(absl::StrCat(what,
+                            " serves without TLS beyond loopback: bearer tokens travel in "
+                            "cleartext unless a proxy or mesh encrypts the connection"),
+               {{"listen", listen}});
   }
   return absl::OkStatus();
 }
@@ -175,7 +178,19 @@ void RunServer(const ServerFlags& flags) {
   auto auth = api::BearerAuth::Create(std::move(tokens));
   if (!auth.ok()) return Fail(auth.status());
   if (flags.api) {
-    if (absl::Status s = CheckExposure(flags, auth->enabled()); !s.ok()) return Fail(s);
+    if (absl::Status s = CheckExposure("the API", flags.listen, auth->enabled(),
+                                       !flags.tls_cert_file.empty(), flags.insecure);
+        !s.ok()) {
+      return Fail(s);
+    }
+  }
+  const bool console = flags.api && flags.console_listen != "off";
+  if (console) {
+    if (absl::Status s = CheckExposure("the web console", flags.console_listen, auth->enabled(),
+                                       /*tls=*/false, flags.insecure);
+        !s.ok()) {
+      return Fail(s);
+    }
   }
   clients::PriceTable prices = clients::PriceTable::BuiltIn();
   for (const std::string& spec : flags.prices) {
@@ -273,6 +288,13 @@ void RunServer(const ServerFlags& flags) {
     if (!started.ok()) return fail(started.status());
     server = std::move(*started);
   }
+  // The web console, calling the API in-process as the token it is given.
+  std::unique_ptr<console::ConsoleServer> console_server;
+  if (console && server) {
+    auto started = console::ConsoleServer::Start(flags.console_listen, server->InProcessChannel());
+    if (!started.ok()) return fail(started.status());
+    console_server = std::move(*started);
+  }
   // Operators' endpoint: Prometheus metrics, liveness and readiness.
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<HttpServer> ops;
@@ -319,7 +341,10 @@ void RunServer(const ServerFlags& flags) {
        {"scheduler", flags.scheduler ? "on" : "off"},
        {"change_feed",
         flags.change_feed ? "on (unless logical replication is unavailable)" : "off"},
-       {"metrics", ops ? absl::StrCat(flags.metrics_listen, " (port ", ops->port(), ")") : "off"}});
+       {"metrics", ops ? absl::StrCat(flags.metrics_listen, " (port ", ops->port(), ")") : "off"},
+       {"console", console_server ? absl::StrCat("http://", flags.console_listen, " (port ",
+                                                 console_server->port(), ")")
+                                  : "off"}});
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
@@ -328,6 +353,7 @@ void RunServer(const ServerFlags& flags) {
   shutting_down = true;
   if (server) server->SetServing(false);
   stop_engine();
+  if (console_server) console_server->Shutdown();
   if (server) server->Shutdown(absl::Seconds(5));
   feed.Stop();
   if (ops) ops->Shutdown();
@@ -359,6 +385,12 @@ void AddServerCommand(CLI::App& app) {
                   "Prometheus /metrics, /healthz and /readyz address; 'off' disables "
                   "(env VECSYNC_METRICS_LISTEN)")
       ->envname("VECSYNC_METRICS_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--console-listen", flags->console_listen,
+                  "The web console's address (runs, schedules, sync status, failed entities, "
+                  "search; behind the same tokens as the API); 'off' disables. Beyond loopback "
+                  "only with tokens or --insecure (env VECSYNC_CONSOLE_LISTEN)")
+      ->envname("VECSYNC_CONSOLE_LISTEN")
       ->capture_default_str();
   cmd->add_option("--auth-token-file", flags->auth_token_file,
                   "Require 'authorization: Bearer <token>' on API calls, accepting any token in "
