@@ -557,6 +557,15 @@ TEST_F(CliTest, AnApiBeyondLoopbackNeedsTokensOrInsecure) {
       << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 
+  // So is the web console.
+  r = Run("server --pg-url " + testing::TestDatabaseUrl() +
+              " --listen 127.0.0.1:0 --console-listen 0.0.0.0:" + std::to_string(FreePort()) +
+              " --metrics-listen off --no-change-feed --no-workers --no-scheduler",
+          "VECSYNC_AUTH_TOKENS= timeout 20");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("refusing to serve the web console on 0.0.0.0:"), std::string::npos)
+      << r.err;
+
   const std::string tokens = dir_ + "/tokens";
   std::ofstream(tokens) << "alpha-123\n";
   address_ = "127.0.0.1:" + std::to_string(FreePort());

@@ -268,6 +268,26 @@ def main():
                              ".map(li => li.dataset.id)")
         check(shown == [h["id"] for h in hits], f"search hits: page {shown} vs API {hits}")
 
+        # A run that keeps failing shows its pending activity and why; Cancel asks it to stop.
+        psql(url, "DROP TABLE posthog_eventdefinition")
+        stuck = cli("workflow", "start", "--type", "sync-entity-vectors", "--input",
+                    '{"domain":"event_definition"}', "--workflow-id", "stuck-sync", "-o", "json")
+        browser.click("nav button[data-tab=runs]")
+        browser.click("#runs-table tr[data-workflow-id=stuck-sync]")
+        browser.wait("[...document.querySelectorAll('#pending tbody tr td')]"
+                     ".some(td => td.textContent.includes('posthog_eventdefinition'))",
+                     "the pending activity's last failure, naming the missing table")
+        browser.click("#cancel-run")
+        deadline = time.time() + 30
+        while cli("workflow", "describe", "-w", "stuck-sync", "-o", "json")["status"] != "CANCELED":
+            if time.time() > deadline:
+                check(False, "Cancel did not cancel the run")
+                break
+            time.sleep(0.3)
+        browser.wait("(document.querySelector('[data-field=run-status]') || {}).textContent"
+                     " === 'CANCELED'", "the run, canceled")
+        check(stuck["started"], "the stuck run started")
+
         # Only the calls the page makes are let through.
         request = urllib.request.Request(
             f"http://{console}/api/vecsync.v1.WorkflowService/TerminateWorkflow",
