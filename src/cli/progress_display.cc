@@ -40,9 +40,10 @@ std::string ProgressDisplay::Describe(const v1::WorkflowExecution& execution, in
   const Json& done = JsonMember(p, "done");
   const Json& total = JsonMember(p, "total");
   if (done.is_number() && total.is_number()) {
+    // (Nothing to do is all done.)
     const double fraction = total.get<double>() > 0
                                 ? std::clamp(done.get<double>() / total.get<double>(), 0.0, 1.0)
-                                : 0.0;
+                                : 1.0;
     if (bar_width > 0) {
       const int filled = static_cast<int>(fraction * bar_width + 0.5);
       absl::StrAppend(&line, "  [", std::string(filled, '#'), std::string(bar_width - filled, '.'),
