@@ -145,6 +145,14 @@ class CliTest : public testing::EngineTest {
   }
   void TearDown() override {
     StopServer();
+    if (own_first_team_ > 0) {  // This test's rows leave the shared ClickHouse table.
+      auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
+      ASSERT_TRUE(clickhouse.ok());
+      (void)(*clickhouse)
+          ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
+                    std::to_string(own_first_team_) + " AND " +
+                    std::to_string(own_first_team_ + 9));
+    }
     std::system(("rm -rf " + dir_).c_str());
   }
 
@@ -191,12 +199,31 @@ class CliTest : public testing::EngineTest {
     return Run("workflow --address " + address_ + " " + global + " " + args);
   }
 
+  // Source tables with `actions` actions of two teams numbered from `base` plus an offset of this
+  // process's own: ClickHouse's table is shared, and team ids unique to the run keep its rows
+  // apart (TearDown removes them). Returns the first team's id.
+  int64_t SeedOwnActions(int64_t base, int actions) {
+    auto conn = pool_->Acquire();
+    EXPECT_TRUE(conn.ok());
+    EXPECT_TRUE(entities::DropSourceTables(**conn).ok());
+    entities::SeedOptions seed;
+    seed.teams = 2;
+    seed.actions = actions;
+    seed.cohorts = 0;
+    seed.event_definitions = 0;
+    seed.first_team_id = base + (getpid() % 100000) * 10;
+    EXPECT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
+    own_first_team_ = seed.first_team_id;
+    return seed.first_team_id;
+  }
+
   std::string dir_;
   std::string address_;
   std::string metrics_address_;
   std::string console_address_;
   pid_t server_ = -1;
-  std::string health_flags_;  // E.g. --tls-ca for a TLS server.
+  int64_t own_first_team_ = 0;  // Set by SeedOwnActions.
+  std::string health_flags_;    // E.g. --tls-ca for a TLS server.
 };
 
 TEST_F(CliTest, StartWaitShowsProgressLinesAndExitsZero) {
@@ -765,20 +792,7 @@ TEST_F(CliTest, SchedulesFireThroughTheServersScheduler) {
 // `vecsync search` asks the server, so it embeds as the server does: here 256-dimension vectors,
 // where the CLI's own default would be 512.
 TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
-  int64_t first_team = 0;
-  {
-    auto conn = pool_->Acquire();
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
-    entities::SeedOptions seed;
-    seed.teams = 2;
-    seed.actions = 40;
-    seed.cohorts = 0;
-    seed.event_definitions = 0;
-    seed.first_team_id = 4000000 + (getpid() % 100000) * 10;
-    first_team = seed.first_team_id;
-    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
-  }
+  SeedOwnActions(4000000, 40);
   StartServer({"--no-change-feed", "--embedding-dimensions", "256"});
   const Result sync =
       Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)");
@@ -862,30 +876,12 @@ TEST_F(CliTest, SearchAsksTheServerAndAnswersAsTheApiDoes) {
   r = Run("search --domain action --team " + team + " 'x' --address 127.0.0.1:1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot reach the vecsync server"), std::string::npos) << r.err;
-
-  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
-  ASSERT_TRUE(clickhouse.ok());
-  (void)(*clickhouse)
-      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
-                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
 }
 
 // A sync against a slow provider: while the walk goes on the total shows as unknown rather than
 // as what has been selected so far, and the count moves with the summarizing, not only at the end.
 TEST_F(CliTest, ProgressOfASyncIsHonest) {
-  {
-    auto conn = pool_->Acquire();
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
-    entities::SeedOptions seed;
-    seed.teams = 2;
-    seed.actions = 600;
-    seed.cohorts = 0;
-    seed.event_definitions = 0;
-    seed.first_team_id = 5000000 + (getpid() % 100000) * 10;
-    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
-  }
-  const int64_t first_team = QueryInt("SELECT min(id) FROM posthog_team");
+  SeedOwnActions(5000000, 600);
   testing::FakeProvider provider(64);
   provider.Control({{"latency_ms", 40}});
   setenv("OPENAI_API_KEY", "test-key", 1);
@@ -950,28 +946,10 @@ TEST_F(CliTest, ProgressOfASyncIsHonest) {
   }
   r = Run("plan --domain action --address " + address_);
   EXPECT_NE(r.out.find("select 0: summarize 0"), std::string::npos) << r.out;
-
-  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
-  ASSERT_TRUE(clickhouse.ok());
-  (void)(*clickhouse)
-      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
-                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
 }
 
 TEST_F(CliTest, EntitiesWatchAndVersionsShowWhatTheSyncMade) {
-  {
-    auto conn = pool_->Acquire();
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(entities::DropSourceTables(**conn).ok());
-    entities::SeedOptions seed;
-    seed.teams = 2;
-    seed.actions = 20;
-    seed.cohorts = 0;
-    seed.event_definitions = 0;
-    // Team ids unique to this run keep its rows apart in the shared ClickHouse table.
-    seed.first_team_id = 3000000 + (getpid() % 100000) * 10;
-    ASSERT_TRUE(entities::SeedSourceTables(**conn, seed).ok());
-  }
+  SeedOwnActions(3000000, 20);
   StartServer({"--no-change-feed"});
   ASSERT_EQ(Workflow(R"(start --type sync-entity-vectors --input '{"domain":"action"}' --wait)")
                 .exit_code,
@@ -1017,13 +995,6 @@ TEST_F(CliTest, EntitiesWatchAndVersionsShowWhatTheSyncMade) {
   r = Run(versions + "--activate 5");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("no embedding version 5"), std::string::npos) << r.err;
-
-  const int64_t first_team = QueryInt("SELECT min(id) FROM posthog_team");
-  auto clickhouse = clients::ClickHouseClient::Create(std::getenv("VECSYNC_CLICKHOUSE_URL"));
-  ASSERT_TRUE(clickhouse.ok());
-  (void)(*clickhouse)
-      ->Execute("ALTER TABLE pg_embeddings DELETE WHERE team_id BETWEEN " +
-                std::to_string(first_team) + " AND " + std::to_string(first_team + 9));
 }
 
 }  // namespace
