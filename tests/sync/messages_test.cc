@@ -70,7 +70,7 @@ TEST(SyncMessagesTest, EachMessageReadsBackWhatItWrites) {
 
   ProcessInput process{"action", {{1, "9"}}, 2, false, 100};
   EXPECT_EQ(ProcessInput::FromJson(process.ToJson()).value().ToJson(), process.ToJson());
-  ProcessResult processed{10, 4, 1, 3, 1, 1, 6};
+  ProcessResult processed{10, 4, 1, 3, 1, 1, 6, /*prompt_tokens=*/700, /*completion_tokens=*/90};
   EXPECT_EQ(ProcessResult::FromJson(processed.ToJson()).value().ToJson(), processed.ToJson());
 
   FlushInput flush;
@@ -79,7 +79,7 @@ TEST(SyncMessagesTest, EachMessageReadsBackWhatItWrites) {
   flush.take_carried_over = true;
   flush.datetime64 = true;
   EXPECT_EQ(FlushInput::FromJson(flush.ToJson()).value().ToJson(), flush.ToJson());
-  FlushResult flushed{50, 40, 1, 9, 2, true};
+  FlushResult flushed{50, 40, 1, 9, 2, /*embedding_tokens=*/1234, /*more=*/true};
   EXPECT_EQ(FlushResult::FromJson(flushed.ToJson()).value().ToJson(), flushed.ToJson());
 
   PrepareResult prepared;
