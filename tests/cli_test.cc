@@ -63,11 +63,12 @@ std::string HttpGet(const std::string& url) {
   return out;
 }
 
-// Asks the reflection service at `address` to list the services (a generic call: the reflection
-// protos are not installed), with `token` if not empty. Returns the status code and the raw
-// response, which names the services.
+// Asks the reflection service at `address` to list the services, or with `symbol` for the file
+// that declares it (a generic call, as a tool that knows nothing of vecsync makes it), with
+// `token` if not empty. Returns the status code and the raw response.
 std::pair<grpc::StatusCode, std::string> ListServicesByReflection(const std::string& address,
-                                                                  const std::string& token) {
+                                                                  const std::string& token,
+                                                                  const std::string& symbol = "") {
   grpc::GenericStub stub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -84,8 +85,12 @@ std::pair<grpc::StatusCode, std::string> ListServicesByReflection(const std::str
   };
   std::string response_bytes;
   if (step([&] { call->StartCall(nullptr); })) {
-    grpc::Slice list_services(std::string("\x3a\x00", 2));  // list_services = "" (field 7).
-    grpc::ByteBuffer request(&list_services, 1);
+    // list_services = "" (field 7), or file_containing_symbol = `symbol` (field 4).
+    std::string message = symbol.empty()
+                              ? std::string("\x3a\x00", 2)
+                              : std::string("\x22") + static_cast<char>(symbol.size()) + symbol;
+    grpc::Slice slice(message);
+    grpc::ByteBuffer request(&slice, 1);
     step([&] { call->Write(request, nullptr); });
     step([&] { call->WritesDone(nullptr); });
     grpc::ByteBuffer response;
@@ -509,7 +514,17 @@ TEST_F(CliTest, ReflectionServedWithoutAuth) {
   StartServer();
   const auto [code, response] = ListServicesByReflection(address_, "");
   EXPECT_EQ(code, grpc::StatusCode::OK);
-  EXPECT_NE(response.find("vecsync.v1.WorkflowService"), std::string::npos) << response;
+  for (const char* service :
+       {"vecsync.v1.WorkflowService", "vecsync.v1.EntityService", "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection"}) {
+    EXPECT_NE(response.find(service), std::string::npos) << service << ": " << response;
+  }
+  // The file that declares a service, with its imports: what grpcurl reads to call it.
+  const auto [file_code, file] = ListServicesByReflection(address_, "", "vecsync.v1.EntityService");
+  EXPECT_EQ(file_code, grpc::StatusCode::OK);
+  EXPECT_NE(file.find("vecsync/v1/entity_service.proto"), std::string::npos) << file;
+  EXPECT_NE(file.find("google/protobuf/timestamp.proto"), std::string::npos) << "its import";
+  EXPECT_NE(file.find("GetSyncStatus"), std::string::npos);
 }
 
 TEST_F(CliTest, BearerTokenFromAFile) {
@@ -534,9 +549,13 @@ TEST_F(CliTest, BearerTokenFromAFile) {
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_FALSE(info.identity().empty());
   }
-  // Reflection, which describes every service, is not served when tokens are required.
-  EXPECT_EQ(ListServicesByReflection(address_, "").first, grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(ListServicesByReflection(address_, "alpha-123").first, grpc::StatusCode::UNIMPLEMENTED);
+  // So is reflection, which describes every service.
+  EXPECT_EQ(ListServicesByReflection(address_, "").first, grpc::StatusCode::UNAUTHENTICATED);
+  {
+    const auto [code, response] = ListServicesByReflection(address_, "alpha-123");
+    EXPECT_EQ(code, grpc::StatusCode::OK);
+    EXPECT_NE(response.find("vecsync.v1.WorkflowService"), std::string::npos) << response;
+  }
   const std::string client_token = dir_ + "/client-token";
   std::ofstream(client_token) << "beta-456\n";
   r = Workflow("list", "--token-file " + client_token);

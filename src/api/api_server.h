@@ -1,6 +1,6 @@
-// The gRPC server that carries vecsync's services, plus the standard health service (for
-// grpc_health_probe and Kubernetes gRPC probes, never behind tokens) and, unless turned off,
-// server reflection (for grpcurl).
+// The gRPC server that carries vecsync's services (reflection among them: reflection_service.h),
+// plus the standard health service (for grpc_health_probe and Kubernetes gRPC probes, never
+// behind tokens).
 //
 // Example:
 //   ApiServerOptions options;
@@ -36,8 +36,6 @@ struct ApiServerOptions {
   std::string tls_key_file;
   // Larger requests are refused with RESOURCE_EXHAUSTED before they reach a service.
   int max_receive_message_bytes = 4 << 20;
-  // Serve grpc.reflection, which describes every service and message to anyone who asks.
-  bool reflection = true;
 };
 
 class ApiServer {

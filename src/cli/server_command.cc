@@ -15,6 +15,7 @@
 #include "src/api/bearer_auth.h"
 #include "src/api/entity_service.h"
 #include "src/api/grpc_status.h"
+#include "src/api/reflection_service.h"
 #include "src/api/run_change_feed.h"
 #include "src/api/schedule_service.h"
 #include "src/api/search_service.h"
@@ -273,6 +274,10 @@ void RunServer(const ServerFlags& flags) {
       [&embedders](const std::string& profile) { return embedders.For(profile); });
   api::EntityService entity_service(&control_pool, &domains, &*auth, &env, &prices);
   ServerInfoServiceImpl info(worker ? worker->identity() : "control-plane", &*auth);
+  api::ReflectionService reflection(
+      &*auth, {v1::WorkflowService::service_full_name(), v1::ScheduleService::service_full_name(),
+               v1::SearchService::service_full_name(), v1::EntityService::service_full_name(),
+               v1::ServerInfoService::service_full_name(), "grpc.health.v1.Health"});
   std::unique_ptr<api::ApiServer> server;
   if (flags.api) {
     feed.Start();
@@ -280,11 +285,9 @@ void RunServer(const ServerFlags& flags) {
     api_options.listen = flags.listen;
     api_options.tls_cert_file = flags.tls_cert_file;
     api_options.tls_key_file = flags.tls_key_file;
-    // Reflection cannot check a token (gRPC gives it no hook), so with tokens it is off; clients
-    // use the .proto files in proto/ (grpcurl -import-path proto -proto vecsync/v1/…).
-    api_options.reflection = !auth->enabled();
-    auto started = api::ApiServer::Start(api_options, {&workflow_service, &schedule_service,
-                                                       &search_service, &entity_service, &info});
+    auto started =
+        api::ApiServer::Start(api_options, {&workflow_service, &schedule_service, &search_service,
+                                            &entity_service, &info, &reflection});
     if (!started.ok()) return fail(started.status());
     server = std::move(*started);
   }
@@ -336,7 +339,6 @@ void RunServer(const ServerFlags& flags) {
       {{"api", server ? absl::StrCat(flags.listen, " (port ", server->port(), ")") : "off"},
        {"tls", server && server->tls() ? "on" : "off"},
        {"auth", auth->enabled() ? "bearer" : "off"},
-       {"reflection", server && !auth->enabled() ? "on" : "off"},
        {"workers", flags.workers ? "on" : "off"},
        {"scheduler", flags.scheduler ? "on" : "off"},
        {"change_feed",
