@@ -288,15 +288,32 @@ def main():
                      " === 'CANCELED'", "the run, canceled")
         check(stuck["started"], "the stuck run started")
 
-        # Only the calls the page makes are let through.
-        request = urllib.request.Request(
-            f"http://{console}/api/vecsync.v1.WorkflowService/TerminateWorkflow",
-            data=b"{}", headers={"Authorization": f"Bearer {TOKEN}"}, method="POST")
-        try:
-            urllib.request.urlopen(request)
-            check(False, "TerminateWorkflow went through the console")
-        except urllib.error.HTTPError as e:
-            check(e.code == 404, f"TerminateWorkflow answered {e.code}, not 404")
+        # Only the calls the page makes are let through, only as the page makes them: JSON, from
+        # its own origin, for a loopback host, with a header that can be a token.
+        def post(method, headers):
+            request = urllib.request.Request(f"http://{console}/api/{method}", data=b"{}",
+                                             headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        page = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        listing = "vecsync.v1.ScheduleService/ListSchedules"
+        check(post(listing, page) == 200, "the page's own call")
+        check(post("vecsync.v1.WorkflowService/TerminateWorkflow", page) == 404,
+              "TerminateWorkflow went through the console")
+        check(post(listing, dict(page, **{"Content-Type": "text/plain"})) == 403,
+              "a form-like POST (no preflight) went through")
+        check(post(listing, dict(page, Host=f"rebound.example:{console.split(':')[1]}")) == 403,
+              "a request for another host name (DNS rebinding) went through")
+        check(post(listing, dict(page, Origin="http://evil.example")) == 403,
+              "a call from another origin went through")
+        check(post(listing, dict(page, Authorization="Bearer a\tb")) == 401,
+              "a header no token could be was not refused")
+        check(subprocess.run([VECSYNC, "health"], env=env, capture_output=True).returncode == 0,
+              "the server died of a bad Authorization header")
     finally:
         if browser:
             browser.close()

@@ -128,9 +128,9 @@ grpc::Status EntityService::GetSyncStatus(grpc::ServerContext* context,
       const std::string embedding_model = status->version && status->version->profile
                                               ? ModelOf(status->version->profile->embedder)
                                               : sync_->embedder->model();
-      SetCost(prices_->Cost(sync_->summarizer->model(), result.value("prompt_tokens", 0),
-                            result.value("completion_tokens", 0), embedding_model,
-                            result.value("embedding_tokens", 0)),
+      SetCost(prices_->Cost(sync_->summarizer->model(), result.value("prompt_tokens", int64_t{0}),
+                            result.value("completion_tokens", int64_t{0}), embedding_model,
+                            result.value("embedding_tokens", int64_t{0})),
               domain_status->mutable_last_run());
     }
   }

@@ -14,15 +14,17 @@ namespace reflection = grpc::reflection::v1alpha;
 using google::protobuf::DescriptorPool;
 using google::protobuf::FileDescriptor;
 
-// Adds `file` and the files it imports, each once per stream (`sent`), to `out`.
+// Adds `file`, always, and the files it imports that this stream has not had (`sent`), to `out`.
 void AddFileAndImports(const FileDescriptor* file, std::set<std::string>* sent,
                        reflection::FileDescriptorResponse* out) {
-  if (!sent->insert(file->name()).second) return;
+  sent->insert(file->name());
   google::protobuf::FileDescriptorProto proto;
   file->CopyTo(&proto);
   out->add_file_descriptor_proto(proto.SerializeAsString());
   for (int i = 0; i < file->dependency_count(); ++i) {
-    AddFileAndImports(file->dependency(i), sent, out);
+    if (!sent->contains(file->dependency(i)->name())) {
+      AddFileAndImports(file->dependency(i), sent, out);
+    }
   }
 }
 

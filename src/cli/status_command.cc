@@ -105,10 +105,11 @@ std::string RunLine(const v1::SyncRun& run) {
     }
   }
   if (result.is_object() &&
-      result.value("prompt_tokens", 0) + result.value("embedding_tokens", 0) > 0) {
-    absl::StrAppend(&line, "  tokens ", result.value("prompt_tokens", 0), " in + ",
-                    result.value("completion_tokens", 0), " out, ",
-                    result.value("embedding_tokens", 0), " embedding");
+      result.value("prompt_tokens", int64_t{0}) + result.value("embedding_tokens", int64_t{0}) >
+          0) {
+    absl::StrAppend(&line, "  tokens ", result.value("prompt_tokens", int64_t{0}), " in + ",
+                    result.value("completion_tokens", int64_t{0}), " out, ",
+                    result.value("embedding_tokens", int64_t{0}), " embedding");
   }
   if (run.has_cost_usd()) absl::StrAppend(&line, absl::StrFormat("  cost $%.4f", run.cost_usd()));
   const Json failure = Embedded(run.failure_json());

@@ -124,8 +124,16 @@ void OnInterrupt(int) {
   _exit(130);
 }
 
-// From now on Ctrl-C says the run goes on, and how to follow or stop it.
-void NoteRunGoesOnWhenInterrupted(const std::string& workflow_id) {
+// While it lives, Ctrl-C says the run goes on, and how to follow or stop it.
+class RunGoesOnNote {
+ public:
+  explicit RunGoesOnNote(const std::string& workflow_id);
+  ~RunGoesOnNote() { std::signal(SIGINT, SIG_DFL); }
+  RunGoesOnNote(const RunGoesOnNote&) = delete;
+  RunGoesOnNote& operator=(const RunGoesOnNote&) = delete;
+};
+
+RunGoesOnNote::RunGoesOnNote(const std::string& workflow_id) {
   const int n = std::snprintf(
       g_interrupt_note, sizeof(g_interrupt_note),
       "\nstopped following workflow %s; the run goes on in the server (follow it again: "
@@ -145,7 +153,7 @@ absl::StatusOr<v1::WorkflowExecution> Follow(const ApiChannel& api, v1::Workflow
   if (!timeout.ok()) return timeout.status();
   const absl::Time deadline = absl::Now() + *timeout;
   ProgressDisplay display(progress_out);
-  NoteRunGoesOnWhenInterrupted(flags.workflow_id);
+  const RunGoesOnNote note(flags.workflow_id);
   v1::WatchWorkflowRequest request;
   request.set_workflow_id(flags.workflow_id);
   request.set_run_id(flags.run_id);

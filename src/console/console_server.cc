@@ -12,11 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/common/json.h"
+#include "src/common/listen_address.h"
 #include "src/common/log.h"
 #include "src/console/console_page.h"
 
 namespace vecsync::console {
 namespace {
+
+// The largest request body the console reads (its calls are small).
+constexpr size_t kMaxRequestBytes = 1 << 20;
 
 // The calls the page makes: reading, and the few actions it offers.
 bool Allowed(const std::string& method) {
@@ -156,6 +160,38 @@ Reply Forward(const std::shared_ptr<grpc::Channel>& channel, const std::string& 
   return reply;
 }
 
+// True when `value` can travel as gRPC metadata: printable ASCII only. gRPC aborts the process
+// on anything else, so it must never reach AddMetadata.
+bool ValidMetadataValue(const std::string& value) {
+  for (unsigned char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Why `req` may not call the API, or "" when it may. The page's calls are JSON POSTs from its own
+// origin: a form or another site's page cannot send them without a preflight this server never
+// answers. On loopback the Host must name loopback too, so a page whose DNS name was rebound to
+// 127.0.0.1 is turned away.
+std::string Refusal(const httplib::Request& req, bool loopback, int port) {
+  if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
+    return "the console's API takes Content-Type: application/json";
+  }
+  const std::string host = req.get_header_value("Host");
+  if (loopback) {
+    const std::string suffix = ":" + std::to_string(port);
+    bool local = false;
+    for (const char* name : {"127.0.0.1", "localhost", "[::1]"}) {
+      local = local || host == name + suffix;
+    }
+    if (!local) return "the console on loopback answers requests for loopback hosts only";
+  }
+  if (req.has_header("Origin") && req.get_header_value("Origin") != "http://" + host) {
+    return "calls from another origin are refused";
+  }
+  return "";
+}
+
 // "host:port" or "[v6]:port" → host and port.
 absl::StatusOr<std::pair<std::string, int>> SplitListen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
@@ -190,11 +226,22 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(
                    "connect-src 'self'; img-src data:; frame-ancestors 'none'");
     res.set_content(kPage, "text/html; charset=utf-8");
   });
+  svr.set_payload_max_length(kMaxRequestBytes);
   const std::shared_ptr<grpc::Channel> channel = server->api_;
+  const bool loopback = IsLoopbackAddress(listen);
+  ConsoleServer* self = server.get();
   svr.Post(R"(/api/([A-Za-z0-9_.]+/[A-Za-z0-9_]+))",
-           [channel](const httplib::Request& req, httplib::Response& res) {
-             const Reply reply = Forward(channel, req.matches[1].str(), req.body,
-                                         req.get_header_value("Authorization"));
+           [channel, loopback, self](const httplib::Request& req, httplib::Response& res) {
+             Reply reply;
+             const std::string authorization = req.get_header_value("Authorization");
+             if (std::string why = Refusal(req, loopback, self->port()); !why.empty()) {
+               reply = Error(403, "PERMISSION_DENIED", why);
+             } else if (!ValidMetadataValue(authorization)) {
+               reply = Error(401, "UNAUTHENTICATED",
+                             "the Authorization header holds characters a token never has");
+             } else {
+               reply = Forward(channel, req.matches[1].str(), req.body, authorization);
+             }
              res.status = reply.status;
              res.set_content(reply.body, "application/json");
            });
@@ -211,6 +258,8 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (--console-listen)"));
   }
   server->thread_ = std::thread([&svr] { svr.listen_after_bind(); });
+  // Until it runs, stop() would not reach it, and Shutdown() would wait for ever.
+  while (!svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return server;
 }
 

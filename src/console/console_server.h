@@ -12,6 +12,11 @@
 // statuses (UNAUTHENTICATED 401, INVALID_ARGUMENT 400, NOT_FOUND 404, FAILED_PRECONDITION 409,
 // UNAVAILABLE 503, others 500) with {"code": "...", "message": "..."}.
 //
+// Only JSON POSTs are taken (a form or another site cannot send one without a preflight, which is
+// never granted), from the page's own origin; on loopback only for loopback host names (no DNS
+// rebinding); at most 1 MiB; and an Authorization header that could not be a token is refused
+// before it reaches gRPC.
+//
 // Served by cpp-httplib on a thread pool of its own. Start and Shutdown belong to the owner.
 #ifndef VECSYNC_CONSOLE_CONSOLE_SERVER_H_
 #define VECSYNC_CONSOLE_CONSOLE_SERVER_H_

@@ -3,6 +3,7 @@
 #include "workflows/sync/plan.h"
 
 #include "tests/sync/sync_fixture.h"
+#include "workflows/sync/change_queue.h"
 
 namespace vecsync::workflows {
 namespace {
@@ -87,6 +88,27 @@ TEST_F(SyncPlanTest, APlanCountsWhatTheReconcileRunThenDoesAndPaysForNothing) {
   // new updated_at).
   const SyncPlan after = Plan("action");
   EXPECT_EQ(after.counts.selected, 0);
+}
+
+// A failed entity that is also queued is processed twice by the run (the retry and the queued
+// phase read the ledger and the queue), the second time finding nothing to do.
+TEST_F(SyncPlanTest, AFailedEntityAlsoQueuedCountsTwiceAsTheRunDoesIt) {
+  Sync({{"domain", "action"}});
+  const std::string failed = Ids("posthog_action", 6, 1);
+  Exec("UPDATE posthog_action SET name = 'Refused', updated_at = now() WHERE id = " + failed);
+  summarizer_.fail_marker = "Refused";
+  Sync({{"domain", "action"}});
+  summarizer_.fail_marker.clear();
+  {
+    auto conn = pool_->Acquire();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(ChangeQueue(**conn, "action").AddEntities({{{6, failed}, std::nullopt}}).ok());
+  }
+  const SyncPlan plan = Plan("action");
+  EXPECT_EQ(plan.counts.selected, 2);
+  EXPECT_EQ(plan.counts.summarize, 1);
+  EXPECT_EQ(plan.counts.unchanged, 1);
+  ExpectRunMatches(plan.counts, Sync({{"domain", "action"}, {"mode", "reconcile"}}));
 }
 
 TEST_F(SyncPlanTest, PropertiesAloneAreRefreshedWithoutAnEmbedding) {

@@ -71,6 +71,22 @@ absl::StatusOr<std::optional<EmbeddingVersion>> ActiveEmbeddingVersionOf(
   return v;
 }
 
+EmbeddingVersionChoice ChooseEmbeddingVersion(const std::vector<EmbeddingVersion>& versions,
+                                              const EmbeddingProfile& profile) {
+  // The active version when its profile is this one (or unknown: made before profiles were
+  // recorded, by this server's configuration as far as anyone knows); else the newest version
+  // of this profile; else a new one.
+  int newest = 0;
+  std::optional<int> of_profile;
+  for (const EmbeddingVersion& v : versions) {
+    if (v.active && (!v.profile || *v.profile == profile)) return {v.version, false};
+    newest = std::max(newest, v.version);
+    if (v.profile && *v.profile == profile) of_profile = v.version;
+  }
+  if (of_profile) return {*of_profile, false};
+  return {newest + 1, true};
+}
+
 absl::StatusOr<int> ResolveEmbeddingVersion(PgConnection& conn, const std::string& domain,
                                             const EmbeddingProfile& profile,
                                             std::optional<int> requested) {
@@ -83,10 +99,6 @@ absl::StatusOr<int> ResolveEmbeddingVersion(PgConnection& conn, const std::strin
                  domain)
           .status());
   ASSIGN_OR_RETURN(std::vector<EmbeddingVersion> versions, ListEmbeddingVersions(conn, domain));
-  const EmbeddingVersion* active = nullptr;
-  for (const EmbeddingVersion& v : versions) {
-    if (v.active) active = &v;
-  }
   std::optional<int> chosen;
   if (requested) {
     for (const EmbeddingVersion& v : versions) {
@@ -103,19 +115,7 @@ absl::StatusOr<int> ResolveEmbeddingVersion(PgConnection& conn, const std::strin
     RETURN_IF_ERROR(CheckNotOlderThanActive(conn, domain, *requested));
     if (!chosen) chosen = *requested;
   } else {
-    // The active version when its profile is this one (or unknown: made before profiles were
-    // recorded, by this server's configuration as far as anyone knows); else the newest version
-    // of this profile; else a new one.
-    if (active != nullptr && (!active->profile || *active->profile == profile)) {
-      chosen = active->version;
-    } else {
-      int newest = 0;
-      for (const EmbeddingVersion& v : versions) {
-        newest = std::max(newest, v.version);
-        if (v.profile && *v.profile == profile) chosen = v.version;
-      }
-      if (!chosen) chosen = newest + 1;
-    }
+    chosen = ChooseEmbeddingVersion(versions, profile).version;
   }
   RETURN_IF_ERROR(conn.Query("INSERT INTO vecsync.embedding_versions AS v (domain, "
                              "embedding_version, summarizer, embedder, state) "

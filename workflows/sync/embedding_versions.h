@@ -46,6 +46,16 @@ absl::StatusOr<std::optional<int>> ActiveEmbeddingVersion(PgConnection& conn,
 absl::StatusOr<std::optional<EmbeddingVersion>> ActiveEmbeddingVersionOf(PgConnection& conn,
                                                                          const std::string& domain);
 
+// The version a run under `profile` syncs, of `versions` (the domain's, oldest first): the active
+// one when its profile is this one (or was never recorded), else the newest version of this
+// profile, else a new one (`is_new`: the newest + 1). Reads nothing, writes nothing.
+struct EmbeddingVersionChoice {
+  int version = 1;
+  bool is_new = false;
+};
+EmbeddingVersionChoice ChooseEmbeddingVersion(const std::vector<EmbeddingVersion>& versions,
+                                              const EmbeddingProfile& profile);
+
 // The version a run under `profile` syncs, recording a new one (building) when none matches. With
 // `requested`, that version: INVALID_ARGUMENT, saying why, when it holds vectors of another
 // profile, or when it is older than the active version (search would never read what it made).

@@ -30,26 +30,20 @@ absl::StatusOr<SyncPlan> PlanReconcile(const SyncEnvironment& env, const std::st
   {
     ASSIGN_OR_RETURN(PgPool::Lease conn, env.pool->Acquire());
     ASSIGN_OR_RETURN(std::vector<EmbeddingVersion> versions, ListEmbeddingVersions(*conn, domain));
-    int newest = 0;
-    for (const EmbeddingVersion& v : versions) {
-      newest = std::max(newest, v.version);
-      // As ResolveEmbeddingVersion picks: the active version of the profile, else the newest.
-      if (v.profile == plan.profile && (plan.embedding_version == 0 || v.active)) {
-        plan.embedding_version = v.version;
-      }
-    }
-    if (plan.embedding_version == 0) {
-      plan.embedding_version = newest + 1;
-      plan.new_version = true;
-    }
+    const EmbeddingVersionChoice chosen = ChooseEmbeddingVersion(versions, plan.profile);
+    plan.embedding_version = chosen.version;
+    plan.new_version = chosen.is_new;
     other_versions = versions.size() > (plan.new_version ? 0 : 1);
     ASSIGN_OR_RETURN(select.changes_upto, ChangeQueue(*conn, domain).NewestSeq());
   }
   select.embedding_version = plan.embedding_version;
 
-  // The keys a reconcile run would select, each once: a key processed in one phase is not
-  // selected again by the next unless it is still to do, which a plan cannot tell apart.
+  // The keys a reconcile run would select. The retry and queued phases read the ledger and the
+  // queue, so a key in both is processed twice, the second time finding nothing to do; the
+  // later walks select a key only while it is still to do, so not one an earlier phase did.
   std::set<EntityKey> keys;
+  std::set<EntityKey> retried;
+  int64_t selected_again = 0;
   std::vector<SelectPhase> phases = {SelectPhase::kRetry, SelectPhase::kReconcile,
                                      SelectPhase::kHardDeleted};
   if (select.changes_upto > 0 && team_ids.empty())
@@ -59,7 +53,11 @@ absl::StatusOr<SyncPlan> PlanReconcile(const SyncEnvironment& env, const std::st
     select.cursor = SelectCursor();
     while (true) {
       ASSIGN_OR_RETURN(SelectResult page, SelectKeys(env, select));
-      keys.insert(page.keys.begin(), page.keys.end());
+      for (const EntityKey& key : page.keys) {
+        if (phase == SelectPhase::kRetry) retried.insert(key);
+        if (phase == SelectPhase::kQueued && retried.contains(key)) ++selected_again;
+        keys.insert(key);
+      }
       if (page.done) break;
       select.cursor = page.cursor;
     }
@@ -77,6 +75,8 @@ absl::StatusOr<SyncPlan> PlanReconcile(const SyncEnvironment& env, const std::st
     ASSIGN_OR_RETURN(ProcessPlan counted, PlanProcess(env, batch));
     plan.counts.Add(counted);
   }
+  plan.counts.selected += selected_again;
+  plan.counts.unchanged += selected_again;
   return plan;
 }
 

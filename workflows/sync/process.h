@@ -73,8 +73,10 @@ inline constexpr engine::ActivityType<ProcessInput, ProcessResult> kProcessActiv
 struct ProcessPlan {
   int64_t selected = 0;
   int64_t summarize = 0;  // Summaries to pay for.
-  int64_t embed = 0;      // Vectors to make: for new summaries, and for summaries kept.
-  int64_t refresh = 0;    // Written again with the vector ClickHouse holds (properties changed).
+  // Vectors to make: for new summaries, and for summaries kept. An upper bound: a new summary
+  // that comes out as the old one keeps its vector.
+  int64_t embed = 0;
+  int64_t refresh = 0;  // Written again with the vector ClickHouse holds (properties changed).
   int64_t tombstone = 0;
   int64_t unchanged = 0;
   int64_t prompt_tokens = 0;
