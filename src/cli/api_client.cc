@@ -37,6 +37,12 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", api::FromProtoTime(t), absl::UTCTimeZone());
 }
 
+Json EmbeddedJson(const std::string& text) {
+  if (text.empty()) return nullptr;
+  absl::StatusOr<Json> parsed = ParseJson(text, "field");
+  return parsed.ok() ? *parsed : Json(text);
+}
+
 absl::StatusOr<ApiChannel> ApiChannel::Open(const ApiFlags& flags) {
   ApiChannel api;
   api.address_ = flags.address;

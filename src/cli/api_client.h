@@ -50,6 +50,10 @@ class ApiChannel {
 // How the CLI shows a time: RFC 3339 in UTC, with milliseconds.
 std::string FormatTime(const google::protobuf::Timestamp& t);
 
+// A field of the API that carries JSON as text (input_json, result_json, …), shown as JSON: null
+// when empty, the text itself when it does not parse.
+Json EmbeddedJson(const std::string& text);
+
 // Opens the channel the flags name and runs `fn(api, stub)` with a stub of `Service`; prints
 // the error (and sets the exit code) when the channel cannot be opened.
 template <typename Service, typename Fn>

@@ -23,10 +23,10 @@ class ProgressDisplay {
   // Ends the live line so what follows starts on a fresh line.
   void Finish();
 
+ private:
   // The text of one update, with a bar `bar_width` wide when positive.
   static std::string Describe(const v1::WorkflowExecution& execution, int bar_width);
 
- private:
   // Columns of the terminal `out_` is (80 when it cannot tell).
   int TerminalWidth() const;
 

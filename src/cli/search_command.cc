@@ -42,11 +42,10 @@ void RunSearch(const SearchFlags& flags) {
     if (flags.api.output == "json") {
       Json hits = Json::array();
       for (const v1::SearchHit& hit : resp.hits()) {
-        absl::StatusOr<Json> properties = ParseJson(hit.properties_json(), "properties");
         hits.push_back({{"id", hit.entity_id()},
                         {"distance", hit.distance()},
                         {"text", hit.text()},
-                        {"properties", properties.ok() ? *properties : Json()}});
+                        {"properties", EmbeddedJson(hit.properties_json())}});
       }
       std::cout << hits.dump(2) << "\n";
       return;

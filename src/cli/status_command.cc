@@ -33,22 +33,16 @@ Json CountsJson(const v1::EntityCounts& c) {
   return j;
 }
 
-// A JSON string field shown as JSON (null when empty or not JSON).
-Json Embedded(const std::string& text) {
-  absl::StatusOr<Json> parsed = ParseJson(text, "field");
-  return parsed.ok() ? *parsed : Json();
-}
-
 Json RunJson(const v1::SyncRun& run) {
   if (run.run_id().empty()) return nullptr;
   Json j = {{"workflow_id", run.workflow_id()},
             {"run_id", run.run_id()},
             {"status", run.status()},
             {"start_time", FormatTime(run.start_time())},
-            {"input", Embedded(run.input_json())}};
+            {"input", EmbeddedJson(run.input_json())}};
   if (run.has_close_time()) j["close_time"] = FormatTime(run.close_time());
-  if (!run.result_json().empty()) j["result"] = Embedded(run.result_json());
-  if (!run.failure_json().empty()) j["failure"] = Embedded(run.failure_json());
+  if (!run.result_json().empty()) j["result"] = EmbeddedJson(run.result_json());
+  if (!run.failure_json().empty()) j["failure"] = EmbeddedJson(run.failure_json());
   if (run.has_cost_usd()) j["cost_usd"] = run.cost_usd();
   if (!run.unpriced_models().empty()) j["unpriced_models"] = run.unpriced_models();
   return j;
@@ -98,7 +92,7 @@ std::string RunLine(const v1::SyncRun& run) {
                         api::FromProtoTime(run.close_time()) - api::FromProtoTime(run.start_time()),
                         absl::Milliseconds(1))));
   }
-  const Json result = Embedded(run.result_json());
+  const Json result = EmbeddedJson(run.result_json());
   for (const char* key : {"selected", "summarized", "embedded", "tombstoned", "failed"}) {
     if (result.is_object() && result.contains(key)) {
       absl::StrAppend(&line, "  ", key, " ", result[key].dump());
@@ -112,7 +106,7 @@ std::string RunLine(const v1::SyncRun& run) {
                     result.value("embedding_tokens", int64_t{0}), " embedding");
   }
   if (run.has_cost_usd()) absl::StrAppend(&line, absl::StrFormat("  cost $%.4f", run.cost_usd()));
-  const Json failure = Embedded(run.failure_json());
+  const Json failure = EmbeddedJson(run.failure_json());
   if (failure.is_object() && failure.contains("message")) {
     absl::StrAppend(&line, "  (", failure["message"].get<std::string>(), ")");
   }

@@ -51,23 +51,16 @@ std::string Abbreviated(const std::string& text, size_t limit) {
                       " more bytes; --output json shows all)");
 }
 
-// A JSON string field shown as JSON (null when empty).
-Json Embedded(const std::string& text) {
-  if (text.empty()) return nullptr;
-  absl::StatusOr<Json> parsed = ParseJson(text, "field");
-  return parsed.ok() ? *parsed : Json(text);
-}
-
 Json ExecutionJson(const v1::WorkflowExecution& e) {
   Json j = {
       {"workflow_id", e.workflow_id()},           {"run_id", e.run_id()},
       {"workflow_type", e.workflow_type()},       {"status", api::ProtoStatusName(e.status())},
-      {"start_time", FormatTime(e.start_time())}, {"input", Embedded(e.input_json())}};
+      {"start_time", FormatTime(e.start_time())}, {"input", EmbeddedJson(e.input_json())}};
   if (e.has_close_time()) j["close_time"] = FormatTime(e.close_time());
   if (e.has_execution_deadline()) j["execution_deadline"] = FormatTime(e.execution_deadline());
-  if (!e.result_json().empty()) j["result"] = Embedded(e.result_json());
-  if (!e.failure_json().empty()) j["failure"] = Embedded(e.failure_json());
-  if (!e.progress_json().empty()) j["progress"] = Embedded(e.progress_json());
+  if (!e.result_json().empty()) j["result"] = EmbeddedJson(e.result_json());
+  if (!e.failure_json().empty()) j["failure"] = EmbeddedJson(e.failure_json());
+  if (!e.progress_json().empty()) j["progress"] = EmbeddedJson(e.progress_json());
   if (e.cancel_requested()) j["cancel_requested"] = true;
   Json pending = Json::array();
   for (const v1::PendingActivity& p : e.pending_activities()) {
@@ -75,9 +68,9 @@ Json ExecutionJson(const v1::WorkflowExecution& e) {
               {"activity_type", p.activity_type()},
               {"state", p.state()},
               {"attempt", p.attempt()}};
-    if (!p.last_failure_json().empty()) a["last_failure"] = Embedded(p.last_failure_json());
+    if (!p.last_failure_json().empty()) a["last_failure"] = EmbeddedJson(p.last_failure_json());
     if (!p.heartbeat_details_json().empty()) {
-      a["heartbeat_details"] = Embedded(p.heartbeat_details_json());
+      a["heartbeat_details"] = EmbeddedJson(p.heartbeat_details_json());
     }
     pending.push_back(std::move(a));
   }
@@ -331,7 +324,7 @@ void History(const WorkflowFlags& flags) {
               events.push_back({{"event_id", ev.event_id()},
                                 {"event_type", ev.event_type()},
                                 {"event_time", FormatTime(ev.event_time())},
-                                {"attributes", Embedded(ev.attributes_json())}});
+                                {"attributes", EmbeddedJson(ev.attributes_json())}});
             } else {
               std::cout << ev.event_id() << "  " << FormatTime(ev.event_time()) << "  "
                         << ev.event_type() << "  "
